@@ -1,0 +1,123 @@
+"""The note's network, Linear(784,256) -> BatchNorm1d(256) -> ReLU -> Linear(256,10), generalised
+just enough for the lessons: any number of hidden layers, three activations, BN before or after
+the activation, no BN, or BN followed by an injected shift (Santurkar et al.'s "noisy BN").
+
+Each hidden block keeps a reference to the tensor that enters its nonlinearity (and to BN's input),
+so the trainer can record their statistics without hooks or copies.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from bn_demo.config import TrainConfig
+
+N_INPUTS, N_CLASSES = 784, 10
+ACTIVATION_MODULES = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+
+
+class NoisyBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm whose output is then scaled and shifted by noise redrawn at every training step:
+    y = s_t * BN(x) + m_t with, per unit j, m_t,j ~ U(-a, a) and s_t,j ~ U(1, 1 + a), a = noise_scale.
+
+    It re-creates, on purpose, the very covariate shift BN is said to remove. Eval mode adds no noise.
+    """
+
+    def __init__(self, num_features: int, noise_scale: float, seed: int) -> None:
+        super().__init__(num_features)
+        self.noise_scale = noise_scale
+        self.noise_generator = torch.Generator().manual_seed(seed + 7919)
+        self.last_shift = torch.zeros(num_features)
+        self.last_scale = torch.ones(num_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, num_features)
+        y = super().forward(x)
+        if not self.training:
+            return y
+        a = self.noise_scale
+        u = torch.rand(2, self.num_features, generator=self.noise_generator)
+        self.last_shift = (2 * u[0] - 1) * a
+        self.last_scale = 1 + u[1] * a
+        return y * self.last_scale + self.last_shift
+
+
+class HiddenBlock(nn.Module):
+    """Linear -> [BN] -> activation -> [BN], with BN placed before (the note) or after the activation."""
+
+    def __init__(self, n_in: int, n_out: int, config: TrainConfig) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_in, n_out)
+        self.norm: nn.BatchNorm1d | None = None
+        if config.norm == "bn":
+            self.norm = nn.BatchNorm1d(n_out)
+        elif config.norm == "noisy_bn":
+            self.norm = NoisyBatchNorm1d(n_out, config.noise_scale, config.seed)
+        self.bn_before_activation = config.bn_placement == "before"
+        self.activation = ACTIVATION_MODULES[config.activation]()
+        self.activation_input: torch.Tensor | None = None  # (B, n_out), the input of the nonlinearity
+        self.bn_input: torch.Tensor | None = None  # (B, n_out), what BN normalises
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, n_in) -> (B, n_out)
+        z = self.linear(x)
+        if self.norm is not None and self.bn_before_activation:
+            self.bn_input = z.detach()
+            z = self.norm(z)
+        self.activation_input = z.detach()
+        h = self.activation(z)
+        if self.norm is not None and not self.bn_before_activation:
+            self.bn_input = h.detach()
+            h = self.norm(h)
+        return h
+
+
+class MLP(nn.Module):
+    """784 -> hidden... -> 10 logits. With config defaults this is exactly the note's `Net`."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__()
+        widths = (N_INPUTS, *config.hidden)
+        self.blocks = nn.ModuleList(HiddenBlock(a, b, config) for a, b in zip(widths[:-1], widths[1:], strict=True))
+        self.head = nn.Linear(widths[-1], N_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, 784) -> logits (B, 10)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+    def linears(self) -> list[nn.Linear]:
+        return [b.linear for b in self.blocks] + [self.head]
+
+    def norms(self) -> list[nn.BatchNorm1d]:
+        return [b.norm for b in self.blocks if b.norm is not None]
+
+
+def build_model(config: TrainConfig) -> MLP:
+    """Same seed -> same weights in every Linear, with or without BN: BN layers draw no random
+    numbers, and all initialisation goes through one generator in a fixed layer order."""
+    model = MLP(config)
+    g = torch.Generator().manual_seed(config.seed)
+    for linear in model.linears():
+        initialise(linear, config, g, is_head=linear is model.head)
+    return model
+
+
+def initialise(linear: nn.Linear, config: TrainConfig, g: torch.Generator, is_head: bool) -> None:
+    w, b = linear.weight, linear.bias
+    fan_in = w.shape[1]
+    with torch.no_grad():
+        if config.init == "default":  # what nn.Linear.reset_parameters does: U(-1/sqrt(fan_in), ..)
+            bound = 1 / math.sqrt(fan_in)
+            w.uniform_(-bound, bound, generator=g)
+            b.uniform_(-bound, bound, generator=g)
+            return
+        if config.init == "xavier":
+            gain = 1.0 if is_head else nn.init.calculate_gain(config.activation)
+            nn.init.xavier_uniform_(w, gain=gain, generator=g)
+        elif config.init == "kaiming":
+            nn.init.kaiming_normal_(w, nonlinearity="linear" if is_head else "relu", generator=g)
+        else:  # gaussian with the chosen standard deviation, as in Ioffe & Szegedy's MNIST net
+            w.normal_(0.0, config.init_std, generator=g)
+        b.zero_()

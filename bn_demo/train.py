@@ -1,0 +1,212 @@
+"""Instrumented training: one or several models trained *paired*, on the same minibatches in the same
+order from the same initial weights, so that what differs between their curves is the model alone.
+
+A run whose loss becomes NaN, infinite or above DIVERGED_LOSS is marked diverged at that step and stopped; the others go
+on. A `threading.Event` stops every run early, keeping what was recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from bn_demo.config import ConfigError, TrainConfig
+from bn_demo.data import MNIST, batch_indices, load_mnist
+from bn_demo.models import MLP, NoisyBatchNorm1d, build_model
+from bn_demo.recorder import Recorder, distribution_stats, running_stats
+from bn_demo.results import RunResult
+
+ProgressFn = Callable[[int, int], None]  # (steps done, steps in all)
+FINAL_TRAIN_LOSS_WINDOW = 20  # recorded steps averaged into a run's final training loss
+DIVERGED_LOSS = 1000.0  # ~430x the loss of a uniform guess (ln 10): the run has blown up
+
+
+@contextlib.contextmanager
+def preserved_state(model: MLP) -> Iterator[None]:
+    """Whatever runs inside leaves the model as it found it: parameters, BN running statistics,
+    noise generators and train/eval mode. Used to evaluate in train mode and to probe the loss."""
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    generators = [(m, m.noise_generator.get_state()) for m in model.modules() if isinstance(m, NoisyBatchNorm1d)]
+    was_training = model.training
+    try:
+        yield
+    finally:
+        model.load_state_dict(saved)
+        for m, state in generators:
+            m.noise_generator.set_state(state)
+        model.train(was_training)
+
+
+class Trainer:
+    """One model, its SGD optimiser and its recorder; `step` trains on one batch."""
+
+    def __init__(self, name: str, config: TrainConfig, eval_x: torch.Tensor, eval_y: torch.Tensor) -> None:
+        self.name, self.config = name, config
+        self.model = build_model(config)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr)
+        capacity = -(-config.steps // config.effective_record_every) + 1
+        self.recorder = Recorder(len(config.hidden), config.uses_bn, capacity, config.tracked_unit)
+        self.eval_x, self.eval_y = eval_x, eval_y
+        self.weights = [linear.weight for linear in self.model.linears()]
+        self.steps_done = 0
+        self.seconds = 0.0
+        self.diverged_at: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.diverged_at is None
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> None:
+        t0 = time.perf_counter()
+        record = step % self.config.effective_record_every == 0 or step == self.config.steps - 1
+        self.model.train()
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, y)
+        if not loss.item() <= DIVERGED_LOSS:  # also true for NaN
+            self.diverged_at = step
+            return
+        self.optimizer.zero_grad(set_to_none=False)
+        loss.backward()
+        if record:  # before the update: the statistics of the batch the loss was computed on
+            self._record(step, loss.detach(), logits.detach(), y)
+        self.optimizer.step()
+        self.steps_done = step + 1
+        self.seconds += time.perf_counter() - t0
+
+    @torch.no_grad()
+    def _record(self, step: int, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        unit = self.config.tracked_unit
+        rows = []
+        for block in self.model.blocks:
+            parts = [distribution_stats(block.activation_input, unit)]
+            if block.norm is not None:
+                parts += [distribution_stats(block.bn_input, unit), running_stats(block.norm, block.bn_input)]
+            rows.append(torch.cat(parts))
+        grad_norms = torch.stack(torch._foreach_norm([w.grad for w in self.weights]))
+        weight_norms = torch.stack(torch._foreach_norm(self.weights))
+        update_ratio = self.config.lr * grad_norms / weight_norms  # plain SGD: the update is lr * grad
+        accuracy = (logits.argmax(dim=1) == y).float().mean()
+        self.recorder.record_step(step, loss, accuracy, torch.stack(rows), torch.stack([grad_norms, update_ratio], 1))
+
+    @torch.no_grad()
+    def evaluate(self, step: int) -> None:
+        """Held-out loss and accuracy in eval mode (running statistics); for BN nets also in train
+        mode, on batches of the training batch size, with the model left unchanged afterwards."""
+        with preserved_state(self.model):
+            self.model.eval()
+            self.recorder.record_eval(step, "eval", *self._loss_accuracy(self.eval_x, self.eval_y))
+            if self.config.uses_bn:
+                self.model.train()
+                self.recorder.record_eval(step, "train", *self._train_mode_loss_accuracy())
+        blocks = self.model.blocks
+        if all(b.activation_input is not None for b in blocks):
+            self.recorder.record_distribution(step, [b.activation_input for b in blocks])
+
+    def _loss_accuracy(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        logits = self.model(x)
+        return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+
+    def _train_mode_loss_accuracy(self) -> tuple[float, float]:
+        b = self.config.batch_size
+        n = (len(self.eval_y) // b) * b or len(self.eval_y)  # whole batches, as in training
+        chunks = zip(self.eval_x[:n].split(b), self.eval_y[:n].split(b), strict=True)
+        results = [(self._loss_accuracy(x, y), len(y)) for x, y in chunks]
+        return tuple(sum(r[i] * k for r, k in results) / n for i in range(2))
+
+    def result(self, stopped: bool, data: MNIST) -> RunResult:
+        tables = self.recorder.frames()
+        tail = tables["history"]["train_loss"].tail(FINAL_TRAIN_LOSS_WINDOW)
+        run = RunResult(
+            name=self.name,
+            config=self.config,
+            steps=self.steps_done,
+            seconds=self.seconds,
+            diverged=self.diverged_at is not None,
+            diverged_at=self.diverged_at,
+            stopped=stopped and self.active,
+            train_loss=float(tail.mean()) if len(tail) else float("nan"),
+            tables=tables,
+        )
+        if self.active and self.steps_done:
+            with torch.no_grad(), preserved_state(self.model):
+                self.model.eval()
+                x, y = data.batch("test", torch.arange(len(data.y_test)))
+                run.test_loss, run.test_accuracy = self._loss_accuracy(x, y)
+        return run
+
+    def partial_result(self) -> RunResult:
+        """What is recorded so far, for live charts; no final test-set evaluation."""
+        return RunResult(
+            name=self.name,
+            config=self.config,
+            steps=self.steps_done,
+            seconds=self.seconds,
+            diverged=not self.active,
+            diverged_at=self.diverged_at,
+            tables=self.recorder.frames(),
+        )
+
+
+class PairedTraining:
+    """Several models stepped in lockstep on one shared stream of minibatches."""
+
+    def __init__(self, configs: dict[str, TrainConfig], data: MNIST | None = None) -> None:
+        first = next(iter(configs.values()))
+        for name, c in configs.items():
+            for attr in ("batch_size", "steps", "seed"):
+                if getattr(c, attr) != getattr(first, attr):
+                    raise ConfigError(f"{attr}: paired runs must share it, but {name!r} differs")
+        self.data = data or load_mnist()
+        self.config = first
+        eval_x, eval_y = self.data.batch("test", torch.arange(first.eval_size))
+        self.trainers = {name: Trainer(name, c, eval_x, eval_y) for name, c in configs.items()}
+        self.step = 0
+        self.stopped = False
+
+    def run(self, progress: ProgressFn | None = None, stop: threading.Event | None = None) -> dict[str, RunResult]:
+        c = self.config
+        eval_every = c.effective_eval_every
+        for step, index in enumerate(batch_indices(len(self.data.y_train), c.batch_size, c.steps, c.seed)):
+            if stop is not None and stop.is_set():
+                self.stopped = True
+                break
+            active = [t for t in self.trainers.values() if t.active]
+            if not active:
+                break
+            if step % eval_every == 0:
+                for t in active:
+                    t.evaluate(step)
+            x, y = self.data.batch("train", index)
+            for t in active:
+                t.step(x, y, step)
+            self.step = step + 1
+            if progress is not None:
+                progress(self.step, c.steps)
+        for t in self.trainers.values():
+            if t.active and t.steps_done:
+                t.evaluate(t.steps_done)
+        return {name: t.result(self.stopped, self.data) for name, t in self.trainers.items()}
+
+    def partial_results(self) -> dict[str, RunResult]:
+        return {name: t.partial_result() for name, t in self.trainers.items()}
+
+
+def train(config: TrainConfig, name: str | None = None, **kwargs) -> RunResult:
+    """Train one configuration."""
+    name = name or config.norm
+    return PairedTraining({name: config}, kwargs.pop("data", None)).run(**kwargs)[name]
+
+
+def compare_configs(config: TrainConfig, norms: tuple[str, ...] = ("bn", "plain")) -> dict[str, TrainConfig]:
+    """The paired variants of one configuration: identical but for what follows each Linear."""
+    return {norm: config.with_(norm=norm) for norm in norms}
+
+
+def compare(config: TrainConfig, norms: tuple[str, ...] = ("bn", "plain"), **kwargs) -> dict[str, RunResult]:
+    """Train BN and plain (or any `norms`) paired: same seed, initial weights and minibatches."""
+    return PairedTraining(compare_configs(config, norms), kwargs.pop("data", None)).run(**kwargs)
