@@ -1,0 +1,32 @@
+"""One look for every chart: the same colour and label for BN, no BN and noisy BN on every page."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+LABELS = {"bn": "BN", "plain": "no BN", "noisy_bn": "noisy BN"}
+COLORS = {"bn": "#1f77b4", "plain": "#d62728", "noisy_bn": "#9467bd"}
+DIVERGED_SYMBOL = "x"  # marker drawn where a run blew up
+PNG_CONFIG = {"toImageButtonOptions": {"format": "png", "scale": 2}, "displaylogo": False}
+
+
+def label(norm: str) -> str:
+    return LABELS.get(norm, norm)
+
+
+def color(norm: str) -> str:
+    return COLORS.get(norm, "#7f7f7f")
+
+
+def titled(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 380) -> go.Figure:
+    """Title, axis titles (with units) and a legend above the plot: what every chart needs."""
+    fig.update_layout(
+        title=title,
+        height=height,
+        margin={"l": 60, "r": 20, "t": 70, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1},
+        hovermode="x unified",
+    )
+    fig.update_xaxes(title_text=x_title)
+    fig.update_yaxes(title_text=y_title)
+    return fig
