@@ -1,0 +1,1 @@
+"""Streamlit helpers shared by the pages: URL-backed settings, live job panels, downloads."""

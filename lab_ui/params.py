@@ -1,0 +1,100 @@
+"""Page settings that live in the URL, so a teacher can share a link that opens an experiment set up.
+
+A page declares its settings as `Param`s; `settings_panel` reads the query string (bad or out-of-range
+values become a warning and the default), draws one widget per setting, remembers the values across
+page changes, and writes them back to the URL.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+BATCH_SIZES = (2, 4, 8, 16, 32, 60, 64, 128, 256, 512, 1024)
+
+
+@dataclass(frozen=True)
+class Param:
+    key: str  # URL and widget key
+    label: str
+    default: Any
+    options: tuple = ()  # a fixed set of values (select slider / selectbox / segmented control)
+    low: float | None = None  # numeric range, for free numbers
+    high: float | None = None
+    help: str | None = None
+    format: str = "{}"  # how an option is shown
+    widget: str = "auto"  # "auto", "select_slider", "selectbox", "segmented", "number"
+
+    def parse(self, raw: str) -> Any:
+        """Query string -> value; ValueError with a reason when it is not valid."""
+        kind = type(self.default)
+        if kind is bool:
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError("expected true or false")
+            return raw.lower() in ("true", "1")
+        value = kind(float(raw)) if kind in (int, float) else raw
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("not a finite number")
+        if self.options and value not in self.options:
+            shown = ", ".join(self.format.format(o) for o in self.options)
+            raise ValueError(f"not one of {shown}")
+        if self.low is not None and not self.low <= value <= self.high:
+            raise ValueError(f"outside {self.low}–{self.high}")
+        return value
+
+    def render(self, container, key: str) -> Any:
+        common = {"label": self.label, "key": key, "help": self.help}
+        kind = self.widget
+        if kind == "auto":
+            kind = "number" if not self.options else ("select_slider" if len(self.options) > 4 else "segmented")
+        if kind == "number":
+            return container.number_input(min_value=self.low, max_value=self.high, **common)
+        if kind == "select_slider":
+            return container.select_slider(options=self.options, format_func=self.format.format, **common)
+        if kind == "selectbox":
+            return container.selectbox(options=self.options, format_func=self.format.format, **common)
+        return container.segmented_control(
+            options=self.options, format_func=self.format.format, selection_mode="single", **common
+        )
+
+
+def read_query(params: list[Param], query: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """Values from a query string, defaults where absent; one warning per bad value (pure, testable)."""
+    values, warnings = {}, []
+    for p in params:
+        values[p.key] = p.default
+        if p.key in query:
+            try:
+                values[p.key] = p.parse(query[p.key])
+            except ValueError as e:
+                warnings.append(f"Link setting `{p.key}={query[p.key]}` ignored ({e}); using {p.default}.")
+    return values, warnings
+
+
+def settings_panel(page: str, params: list[Param], container=None) -> dict[str, Any]:
+    """Widgets for `params` (in the sidebar by default), seeded from the URL once per session and page."""
+    container = container or st.sidebar
+    seeded = f"{page}:seeded"
+    if seeded not in st.session_state:
+        values, warnings = read_query(params, dict(st.query_params))
+        st.session_state[f"{page}:warnings"] = warnings
+        for p in params:
+            st.session_state[f"{page}:{p.key}:saved"] = values[p.key]
+        st.session_state[seeded] = True
+    for warning in st.session_state[f"{page}:warnings"]:
+        st.warning(warning, icon="🔗")
+    values = {}
+    for p in params:
+        widget_key, saved = f"{page}:{p.key}", f"{page}:{p.key}:saved"
+        if widget_key not in st.session_state:  # Streamlit forgets widget state on other pages
+            st.session_state[widget_key] = st.session_state[saved]
+        value = p.render(container, widget_key)
+        if value is None:  # a segmented control can be unselected: keep the last choice
+            value = st.session_state[saved]
+        st.session_state[saved] = values[p.key] = value
+    st.query_params.from_dict({k: str(v) for k, v in values.items()})
+    return values
