@@ -36,7 +36,10 @@ class Param:
             if raw.lower() not in ("true", "false", "1", "0"):
                 raise ValueError("expected true or false")
             return raw.lower() in ("true", "1")
-        value = kind(float(raw)) if kind in (int, float) else raw
+        try:
+            value = kind(float(raw)) if kind in (int, float) else raw
+        except ValueError:
+            raise ValueError("not a number") from None
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("not a finite number")
         if self.options and value not in self.options:
