@@ -1,0 +1,5 @@
+import sys
+
+from bn_demo.cli import run
+
+sys.exit(run())
