@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_NPZ = REPO_ROOT / "data" / "mnist.npz"
 DEFAULT_CACHE = Path(os.environ.get("BN_DEMO_CACHE", Path.home() / ".cache" / "bn_demo"))
 PIXEL_MEAN, PIXEL_STD = 0.1307, 0.3081  # of the training set, pixels scaled to [0, 1]
-SHAPES = {"x_train": (60000, 28, 28), "y_train": (60000,), "x_test": (10000, 28, 28), "y_test": (10000,)}
+KEYS = ("x_train", "y_train", "x_test", "y_test")
 FIX_HINT = (
     "Restore data/mnist.npz from the repository (git checkout -- data/mnist.npz), "
     "or delete it so the app downloads MNIST through torchvision."
@@ -64,7 +64,7 @@ def load_mnist(path: str | None = None, cache_dir: str | None = None) -> MNIST:
 def _read_npz(npz: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(npz) as f:
-            arrays = {k: f[k] for k in SHAPES}
+            arrays = {k: f[k] for k in KEYS}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
         raise DataError(f"The MNIST file {npz} is unreadable or incomplete ({e}). {FIX_HINT}") from e
     return arrays
@@ -90,19 +90,18 @@ def _read_torchvision(cache_dir: Path) -> dict[str, np.ndarray]:
 
 
 def _from_arrays(arrays: dict[str, np.ndarray], source: str) -> MNIST:
-    for key, shape in SHAPES.items():
-        a = arrays[key]
-        if a.shape != shape:
-            raise DataError(f"MNIST {key} has shape {a.shape}, expected {shape} ({source}). {FIX_HINT}")
-        if key.startswith("x") and a.dtype != np.uint8:
-            raise DataError(f"MNIST {key} has dtype {a.dtype}, expected uint8 ({source}). {FIX_HINT}")
-        if key.startswith("y") and (a.min() < 0 or a.max() > 9):
-            raise DataError(f"MNIST {key} holds labels outside 0..9 ({source}). {FIX_HINT}")
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8 or y.shape != (len(x),):
+            raise DataError(
+                f"MNIST {split} images/labels have shapes {x.shape} {x.dtype} / {y.shape}, expected "
+                f"(N, 28, 28) uint8 / (N,) ({source}). {FIX_HINT}"
+            )
+        if len(y) and (y.min() < 0 or y.max() > 9):
+            raise DataError(f"MNIST y_{split} holds labels outside 0..9 ({source}). {FIX_HINT}")
     return MNIST(
-        x_train=torch.from_numpy(arrays["x_train"].reshape(60000, 784).copy()),
-        y_train=torch.from_numpy(arrays["y_train"].astype(np.int64)),
-        x_test=torch.from_numpy(arrays["x_test"].reshape(10000, 784).copy()),
-        y_test=torch.from_numpy(arrays["y_test"].astype(np.int64)),
+        **{k: torch.from_numpy(arrays[k].reshape(len(arrays[k]), 784).copy()) for k in ("x_train", "x_test")},
+        **{k: torch.from_numpy(arrays[k].astype(np.int64)) for k in ("y_train", "y_test")},
         source=source,
     )
 

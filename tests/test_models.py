@@ -1,0 +1,117 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from bn_demo.config import TrainConfig
+from bn_demo.models import NoisyBatchNorm1d, build_model
+from bn_demo.presets import IOFFE_2015
+
+
+def test_default_config_is_exactly_the_notes_net():
+    model = build_model(TrainConfig())
+    (block,) = model.blocks
+    assert (block.linear.in_features, block.linear.out_features) == (784, 256)
+    assert isinstance(block.norm, nn.BatchNorm1d) and block.norm.num_features == 256
+    assert isinstance(block.activation, nn.ReLU)
+    assert (model.head.in_features, model.head.out_features) == (256, 10)
+
+
+def test_bn_output_matches_the_formula_by_hand():
+    """(x − μ_B)/√(σ²_B + ε)·γ + β with the biased batch variance, per feature, in training mode."""
+    torch.manual_seed(0)
+    model = build_model(TrainConfig())
+    bn = model.blocks[0].norm
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 2.0)
+        bn.bias.uniform_(-1.0, 1.0)
+    x = torch.randn(32, 784)
+    model.train()
+    model(x)
+    z = model.blocks[0].bn_input.double().numpy()
+    mu, var = z.mean(axis=0), z.var(axis=0)
+    gamma, beta = bn.weight.detach().double().numpy(), bn.bias.detach().double().numpy()
+    by_hand = (z - mu) / np.sqrt(var + bn.eps) * gamma + beta
+    np.testing.assert_allclose(model.blocks[0].activation_input.numpy(), by_hand, rtol=1e-4, atol=1e-5)
+    # running averages: (1 - momentum) * initial + momentum * batch, with the unbiased variance
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mu, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.9 + 0.1 * z.var(axis=0, ddof=1), rtol=1e-4)
+
+
+def test_bn_in_eval_mode_uses_the_running_statistics():
+    model = build_model(TrainConfig())
+    bn = model.blocks[0].norm
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+    model.eval()
+    x = torch.randn(8, 784)
+    model(x)
+    z = model.blocks[0].bn_input.numpy()
+    by_hand = (z - bn.running_mean.numpy()) / np.sqrt(bn.running_var.numpy() + bn.eps)
+    np.testing.assert_allclose(model.blocks[0].activation_input.numpy(), by_hand, rtol=1e-4, atol=1e-5)
+
+
+def test_paired_models_share_every_linear_layer_and_seeds_differ():
+    bn, plain = build_model(TrainConfig(norm="bn", seed=3)), build_model(TrainConfig(norm="plain", seed=3))
+    for a, b in zip(bn.linears(), plain.linears(), strict=True):
+        assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
+    assert plain.norms() == []
+    other = build_model(TrainConfig(norm="bn", seed=4))
+    assert not torch.equal(bn.head.weight, other.head.weight)
+
+
+@pytest.mark.parametrize("init", ["default", "xavier", "kaiming", "gaussian"])
+def test_initialisations_have_their_documented_scale(init):
+    model = build_model(TrainConfig(init=init, init_std=0.05))
+    w = model.blocks[0].linear.weight.detach()  # (256, 784)
+    expected_std = {
+        "default": 1 / math.sqrt(784) / math.sqrt(3),  # U(-1/√fan_in, 1/√fan_in)
+        "xavier": math.sqrt(2) * math.sqrt(2 / (784 + 256)),  # gain √2 for ReLU
+        "kaiming": math.sqrt(2 / 784),
+        "gaussian": 0.05,
+    }[init]
+    assert w.std().item() == pytest.approx(expected_std, rel=0.02)
+    assert w.mean().item() == pytest.approx(0, abs=expected_std / 20)
+
+
+def test_bn_after_activation_normalises_the_activation_output():
+    model = build_model(TrainConfig(bn_placement="after", activation="tanh"))
+    model.train()
+    x = torch.randn(64, 784)
+    model(x)
+    block = model.blocks[0]
+    assert torch.allclose(block.bn_input, torch.tanh(block.activation_input))
+
+
+def test_ioffe_szegedy_preset_is_784_100_100_100_10_with_sigmoids():
+    model = build_model(IOFFE_2015)
+    shapes = [(linear.in_features, linear.out_features) for linear in model.linears()]
+    assert shapes == [(784, 100), (100, 100), (100, 100), (100, 10)]
+    assert all(isinstance(b.activation, nn.Sigmoid) for b in model.blocks)
+    assert IOFFE_2015.batch_size == 60 and IOFFE_2015.init == "gaussian"
+
+
+def test_noisy_bn_adds_a_shift_and_scale_redrawn_every_training_step():
+    a = 2.0
+    noisy = NoisyBatchNorm1d(50, noise_scale=a, seed=0)
+    plain_bn = nn.BatchNorm1d(50)
+    x = torch.randn(16, 50)
+    y = noisy(x)
+    expected = plain_bn(x) * noisy.last_scale + noisy.last_shift
+    assert torch.allclose(y, expected, atol=1e-6)
+    shifts, scales = [noisy.last_shift], [noisy.last_scale]
+    for _ in range(200):
+        noisy(x)
+        shifts.append(noisy.last_shift)
+        scales.append(noisy.last_scale)
+    shifts, scales = torch.stack(shifts), torch.stack(scales)
+    assert not torch.equal(shifts[0], shifts[1])  # a new draw at every step
+    assert shifts.min() >= -a and shifts.max() <= a and scales.min() >= 1 and scales.max() <= 1 + a
+    assert shifts.mean().item() == pytest.approx(0, abs=0.05)  # U(-a, a): mean 0, var a²/3
+    assert shifts.var().item() == pytest.approx(a**2 / 3, rel=0.05)
+    assert scales.mean().item() == pytest.approx(1 + a / 2, rel=0.02)
+    noisy.eval()
+    assert torch.allclose(noisy(x), nn.functional.batch_norm(x, noisy.running_mean, noisy.running_var, eps=noisy.eps))
