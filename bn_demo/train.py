@@ -105,7 +105,12 @@ class Trainer:
             parts = [*_mean_var(z, self.batch_average), order_stats(z[:, unit])]
             if block.norm is not None:
                 b = block.bn_input
-                parts += [*_mean_var(b, self.batch_average), order_stats(b[:, unit]), block.norm.running_mean, block.norm.running_var]
+                parts += [
+                    *_mean_var(b, self.batch_average),
+                    order_stats(b[:, unit]),
+                    block.norm.running_mean,
+                    block.norm.running_var,
+                ]
             layer_parts.append(parts)
         correct = (logits.argmax(dim=1) == y).sum()
         grad_norms = torch._foreach_norm([w.grad for w in self.weights])
