@@ -1,0 +1,266 @@
+"""Sweeps: one setting varied over a list of values, with a paired BN / no-BN comparison at each value.
+
+The points train one after another in a background job; progress counts training steps over the whole
+sweep, a stop keeps the finished points and the interrupted one, and the partial result can be drawn
+while it trains. Results come out as tidy DataFrames: one row per (value, run), and the stacked curves.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bn_demo.config import ConfigError, TrainConfig
+from bn_demo.data import MNIST
+from bn_demo.jobs import Job
+from bn_demo.results import RunResult
+from bn_demo.train import PairedTraining, ProgressFn, compare_configs
+
+NORMS = ("bn", "plain")
+MAX_POINTS = 12  # values per sweep: beyond this the small multiples stop being readable
+POINT_COLUMNS = [
+    "setting",
+    "value",
+    "run",
+    "test_accuracy",
+    "test_loss",
+    "train_loss",
+    "diverged",
+    "diverged_at",
+    "stopped",
+    "steps",
+    "batch_size",
+    "seconds",
+]
+
+# Runs after a point has trained (not after a stopped one), in the job's thread, with the trained
+# models at hand: returns extra rows about that point (e.g. calibration of BN's running statistics).
+Analysis = Callable[["SweepPoint", PairedTraining, dict[str, RunResult]], pd.DataFrame | None]
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    setting: str  # the TrainConfig field varied, e.g. "lr"
+    value: Any  # its value at this point
+    config: TrainConfig  # the configuration trained, BN and no BN alike (norm is set per run)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Frozen and hashable, so that it keys a shared job: a class asking for the same sweep trains once."""
+
+    points: tuple[SweepPoint, ...]
+    norms: tuple[str, ...] = NORMS
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.points) <= 2 * MAX_POINTS:
+            raise ConfigError(f"sweep: give 1 to {2 * MAX_POINTS} values, got {len(self.points)}")
+
+    def __add__(self, other: Sweep) -> Sweep:
+        return Sweep(self.points + other.points, self.norms)
+
+    @property
+    def total_steps(self) -> int:
+        """Training steps of the whole sweep, as the progress bar counts them (paired runs step together)."""
+        return sum(p.config.steps for p in self.points)
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.points) * len(self.norms)
+
+    def budget(self) -> tuple[int, int]:
+        """(steps, runs) whose product is the sweep's cost, for jobs.check_budget."""
+        steps = {p.config.steps for p in self.points}
+        if len(steps) == 1:
+            return steps.pop(), self.n_runs
+        return self.total_steps, len(self.norms)
+
+
+def log_values(name: str, low: float, high: float, count: int) -> tuple[float, ...]:
+    """`count` values evenly spaced on a log scale from `low` to `high`, to 3 significant digits."""
+    if not 2 <= count <= MAX_POINTS:
+        raise ConfigError(f"{name} count: {count} is out of range; valid range is 2 to {MAX_POINTS}")
+    if not 0 < low < high:
+        raise ConfigError(f"{name}: the lowest value ({low:g}) must be positive and below the highest ({high:g})")
+    return tuple(float(f"{v:.3g}") for v in np.geomspace(low, high, count))
+
+
+def geometric_ints(name: str, low: int, high: int, ratio: int) -> tuple[int, ...]:
+    """low, low*ratio, low*ratio^2, ... up to high (batch sizes)."""
+    if ratio < 2:
+        raise ConfigError(f"{name} ratio: {ratio} is out of range; valid range is 2 and above")
+    if not 1 <= low <= high:
+        raise ConfigError(f"{name}: the smallest ({low}) must be at least 1 and at most the largest ({high})")
+    count = int(math.floor(math.log(high / low, ratio) + 1e-9)) + 1
+    return tuple(low * ratio**i for i in range(count))
+
+
+def vary(base: TrainConfig, setting: str, values: Iterable) -> Sweep:
+    """The sweep of `base` with `setting` set to each value (each config validated: ConfigError if out of range)."""
+    return Sweep(tuple(SweepPoint(setting, v, base.with_(**{setting: v})) for v in values))
+
+
+def batch_size_sweep(base: TrainConfig, sizes: Iterable[int], examples: int | None = None) -> Sweep:
+    """Batch sizes at a fixed number of steps (examples=None), or at a fixed number of examples seen,
+    in which case a batch of b trains examples // b steps."""
+    points = []
+    for b in sizes:
+        steps = base.steps if examples is None else max(1, examples // b)
+        points.append(SweepPoint("batch_size", b, base.with_(batch_size=b, steps=steps)))
+    return Sweep(tuple(points))
+
+
+@dataclass
+class SweepResult:
+    sweep: Sweep
+    runs: list[dict[str, RunResult]] = field(default_factory=list)  # per point trained so far, in order
+    analyses: list[pd.DataFrame] = field(default_factory=list)
+    stopped: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return not self.stopped and len(self.runs) == len(self.sweep.points)
+
+    def pairs(self) -> Iterable[tuple[SweepPoint, dict[str, RunResult]]]:
+        return zip(self.sweep.points, self.runs, strict=False)
+
+    def points(self) -> pd.DataFrame:
+        """One row per (value, run): the final numbers of every run trained so far."""
+        rows = [
+            {
+                "setting": point.setting,
+                "value": point.value,
+                "run": name,
+                "test_accuracy": run.test_accuracy,
+                "test_loss": run.test_loss,
+                "train_loss": run.train_loss,
+                "diverged": run.diverged,
+                "diverged_at": run.diverged_at,
+                "stopped": run.stopped,
+                "steps": run.steps,
+                "batch_size": run.config.batch_size,
+                "seconds": run.seconds,
+            }
+            for point, runs in self.pairs()
+            for name, run in runs.items()
+        ]
+        table = pd.DataFrame(rows, columns=POINT_COLUMNS)
+        return table.astype({"diverged_at": "Int64"})
+
+    def curves(self, table: str = "history") -> pd.DataFrame:
+        """`table` of every run stacked (like tables.combined), with the point's setting and value first."""
+        frames = [
+            run.tables[table].assign(setting=point.setting, value=point.value, run=name)
+            for point, runs in self.pairs()
+            for name, run in runs.items()
+            if table in run.tables
+        ]
+        if not frames:
+            return pd.DataFrame(columns=["setting", "value", "run"])
+        out = pd.concat(frames, ignore_index=True)
+        first = ["setting", "value", "run"]
+        return out[[*first, *[c for c in out.columns if c not in first]]]
+
+    def analysis(self) -> pd.DataFrame:
+        return pd.concat(self.analyses, ignore_index=True) if self.analyses else pd.DataFrame()
+
+
+class SweepRunner:
+    """Trains a sweep's points one after another; `partial()` is safe to call from another thread."""
+
+    def __init__(self, sweep: Sweep, data: MNIST | None = None, analyse: Analysis | None = None) -> None:
+        self.sweep, self.data, self.analyse = sweep, data, analyse
+        self.result = SweepResult(sweep)
+        self.training: PairedTraining | None = None  # the point training now
+        self.lock = threading.Lock()  # a point moves from `training` to `result.runs` atomically
+
+    def run(self, progress: ProgressFn | None = None, stop: threading.Event | None = None) -> SweepResult:
+        total, offset = self.sweep.total_steps, 0
+        for point in self.sweep.points:
+            if stop is not None and stop.is_set():
+                break
+            training = PairedTraining(compare_configs(point.config, self.sweep.norms), self.data)
+            self.data = training.data  # loaded once, shared by the following points
+            with self.lock:
+                self.training = training
+
+            def report(done: int, _steps: int, offset: int = offset) -> None:
+                if progress is not None:
+                    progress(offset + done, total)
+
+            runs = training.run(progress=report, stop=stop)
+            extra = None
+            if not training.stopped and self.analyse is not None:
+                extra = self.analyse(point, training, runs)
+            with self.lock:
+                if extra is not None:
+                    self.result.analyses.append(extra.assign(setting=point.setting, value=point.value))
+                self.result.runs.append(runs)
+                self.result.stopped = training.stopped
+                self.training = None
+            offset += point.config.steps
+            if progress is not None:
+                progress(offset, total)
+        if len(self.result.runs) < len(self.sweep.points):
+            self.result.stopped = True
+        return self.result
+
+    def partial(self) -> SweepResult:
+        """Finished points plus the one training now (its runs without final test numbers)."""
+        with self.lock:
+            runs, analyses, training = list(self.result.runs), list(self.result.analyses), self.training
+        if training is not None:
+            runs.append(training.partial_results())
+        return SweepResult(self.sweep, runs, analyses, self.result.stopped)
+
+
+def sweep_work(sweep: Sweep, data: MNIST | None = None, analyse: Analysis | None = None) -> Callable[[Job], Any]:
+    """A job's work (for JobRegistry.submit, total = sweep.total_steps) with live partial results."""
+
+    def work(job: Job) -> SweepResult:
+        runner = SweepRunner(sweep, data, analyse)
+        job.peek_fn = runner.partial
+        return runner.run(progress=job.report, stop=job.stop_event)
+
+    return work
+
+
+def working_values(points: pd.DataFrame, run: str, min_accuracy: float) -> list:
+    """Values at which `run` reached `min_accuracy` (a fraction) without diverging, in sweep order."""
+    ok = points[(points["run"] == run) & ~points["diverged"] & (points["test_accuracy"] >= min_accuracy)]
+    return list(ok["value"])
+
+
+def value_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float | np.number) else str(value)
+
+
+def summarise(points: pd.DataFrame, setting: str, min_accuracy: float) -> list[str]:
+    """One sentence per run (markdown) with the sweep's numbers: where it reached `min_accuracy`, its
+    best value, and where it diverged. Pages quote these, so every number comes from the run."""
+    sentences = []
+    for run in dict.fromkeys(points["run"]):
+        rows = points[points["run"] == run]
+        finished = rows[rows["test_accuracy"].notna()]
+        good = finished[finished["test_accuracy"] >= min_accuracy]
+        name = {"bn": "BN", "plain": "no BN"}.get(run, run)
+        text = f"**{name}** reached ≥ {min_accuracy:.0%} test accuracy at {len(good)} of {len(rows)} values"
+        if len(good):
+            text += f" ({', '.join(value_text(v) for v in good['value'])})"
+        if len(finished):
+            best = finished.loc[finished["test_accuracy"].idxmax()]
+            text += f"; best {best['test_accuracy']:.1%} at {setting} {value_text(best['value'])}"
+        bad = rows[rows["diverged"]]
+        if len(bad):
+            where = ", ".join(
+                f"{value_text(v)} (step {s})" for v, s in zip(bad["value"], bad["diverged_at"], strict=True)
+            )
+            text += f"; diverged at {setting} {where}"
+        sentences.append(text + ".")
+    return sentences

@@ -1,0 +1,121 @@
+"""Sweeps: values as claimed, one paired comparison per value, divergence, progress, stop, budget."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from bn_demo import sweeps
+from bn_demo.config import ConfigError
+from bn_demo.jobs import JobRegistry, check_budget
+from bn_demo.train import compare
+
+
+def test_log_values_are_evenly_spaced_on_a_log_scale():
+    values = sweeps.log_values("lr", 0.01, 30, 5)
+    assert values[0] == 0.01 and values[-1] == 30
+    ratios = np.diff(np.log(values))
+    np.testing.assert_allclose(ratios, np.log(30 / 0.01) / 4, rtol=2e-3)  # 3 significant digits
+    for count, low, high in ((1, 0.01, 1), (5, 1, 0.1), (5, 0, 1), (sweeps.MAX_POINTS + 1, 0.01, 1)):
+        with pytest.raises(ConfigError, match="lr"):
+            sweeps.log_values("lr", low, high, count)
+
+
+def test_geometric_ints():
+    assert sweeps.geometric_ints("b", 4, 256, 4) == (4, 16, 64, 256)
+    assert sweeps.geometric_ints("b", 3, 100, 2) == (3, 6, 12, 24, 48, 96)
+    with pytest.raises(ConfigError, match="b"):
+        sweeps.geometric_ints("b", 64, 4, 2)
+
+
+def test_vary_changes_only_the_setting(tiny):
+    sweep = sweeps.vary(tiny, "lr", (0.1, 1.0))
+    for point, lr in zip(sweep.points, (0.1, 1.0), strict=True):
+        assert point.config == tiny.with_(lr=lr) and point.value == lr and point.setting == "lr"
+    with pytest.raises(ConfigError, match="lr"):
+        sweeps.vary(tiny, "lr", (1000.0,))
+
+
+def test_fixed_examples_sets_steps_per_batch_size(tiny):
+    sweep = sweeps.batch_size_sweep(tiny, (8, 32, 100), examples=1600)
+    assert [p.config.steps for p in sweep.points] == [200, 50, 16]
+    steps, runs = sweep.budget()
+    assert steps * runs == (200 + 50 + 16) * 2 == sweep.total_steps * 2
+    fixed = sweeps.batch_size_sweep(tiny, (8, 32))
+    assert fixed.budget() == (tiny.steps, 4)
+
+
+def test_each_value_is_a_paired_comparison_equal_to_training_it_alone(mnist, tiny):
+    sweep = sweeps.vary(tiny, "lr", (0.05, 0.5))
+    result = sweeps.SweepRunner(sweep, mnist).run()
+    points = result.points()
+    assert result.complete and len(points) == 4
+    assert list(points["run"]) == ["bn", "plain", "bn", "plain"]
+    for lr in (0.05, 0.5):
+        alone = compare(tiny.with_(lr=lr), data=mnist)
+        for run in ("bn", "plain"):
+            row = points[(points["value"] == lr) & (points["run"] == run)].iloc[0]
+            assert row["test_accuracy"] == alone[run].test_accuracy
+            assert row["train_loss"] == alone[run].train_loss
+    curves = result.curves()
+    first = curves[(curves["value"] == 0.05) & (curves["run"] == "bn")]
+    np.testing.assert_array_equal(first["train_loss"], result.runs[0]["bn"].history["train_loss"])
+
+
+def test_huge_learning_rate_is_flagged_diverged(mnist, tiny):
+    result = sweeps.SweepRunner(sweeps.vary(tiny, "lr", (100.0,)), mnist).run()
+    points = result.points()
+    plain = points[points["run"] == "plain"].iloc[0]
+    run = result.runs[0]["plain"]
+    assert plain["diverged"] and run.diverged and plain["diverged_at"] == run.diverged_at < tiny.steps
+    assert np.isnan(plain["test_accuracy"])
+    assert "diverged at lr 100" in sweeps.summarise(points, "lr", 0.9)[1]
+
+
+def test_progress_counts_steps_across_the_sweep_and_partial_results_follow(mnist, tiny):
+    sweep = sweeps.vary(tiny, "lr", (0.05, 0.1))
+    runner = sweeps.SweepRunner(sweep, mnist)
+    seen = []
+
+    def progress(done, total):
+        partial = runner.partial()
+        seen.append((done, total, len(partial.runs), partial.runs[-1]["bn"].steps if partial.runs else 0))
+
+    runner.run(progress=progress)
+    dones = [s[0] for s in seen]
+    assert dones == sorted(dones) and dones[-1] == sweep.total_steps == 2 * tiny.steps
+    assert all(total == sweep.total_steps for _, total, _, _ in seen)
+    mid = [s for s in seen if s[0] == tiny.steps + 5][0]  # 5 steps into the second point
+    assert mid[2] == 2 and mid[3] == 5
+
+
+def test_stop_keeps_finished_points_and_the_interrupted_one(mnist, tiny):
+    sweep = sweeps.vary(tiny, "lr", (0.05, 0.1, 0.2))
+    stop = threading.Event()
+
+    def progress(done, total):
+        if done == tiny.steps + 7:
+            stop.set()
+
+    result = sweeps.SweepRunner(sweep, mnist).run(progress=progress, stop=stop)
+    assert result.stopped and not result.complete
+    assert len(result.runs) == 2
+    assert result.runs[0]["bn"].steps == tiny.steps and not result.runs[0]["bn"].stopped
+    assert result.runs[1]["bn"].steps == 7 and result.runs[1]["bn"].stopped
+    assert list(result.points()["value"]) == [0.05, 0.05, 0.1, 0.1]
+
+
+def test_sweep_job_reports_and_returns(mnist, tiny):
+    sweep = sweeps.vary(tiny, "lr", (0.1,))
+    job = JobRegistry().submit("k", sweeps.sweep_work(sweep, mnist), sweep.total_steps)
+    status = job.wait(300)
+    assert status.state == "done" and status.done == status.total == tiny.steps
+    assert job.peek().complete
+
+
+def test_budget_refuses_a_sweep_past_the_limit(tiny):
+    sweep = sweeps.vary(tiny.with_(steps=20_000), "lr", sweeps.log_values("lr", 0.01, 1, 12))
+    steps, runs = sweep.budget()
+    assert steps * runs == 20_000 * 24
+    with pytest.raises(ConfigError, match="budget"):
+        check_budget(steps, runs)
