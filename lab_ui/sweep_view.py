@@ -1,0 +1,55 @@
+"""What the sweep pages share: building a sweep from the settings (a message, never a traceback, for bad
+ones), the budget line, the Run button, and the charts of a finished or running sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+import streamlit as st
+
+from bn_demo import sweeps
+from bn_demo.config import ConfigError
+from bn_demo.jobs import MAX_STEP_RUNS
+from bn_demo.style import PNG_CONFIG
+from bn_demo.sweep_figures import curves_figure, sensitivity_figure
+from lab_ui import live
+
+
+def build_or_stop(build: Callable[[], sweeps.Sweep]) -> sweeps.Sweep:
+    try:
+        return build()
+    except ConfigError as e:
+        st.error(f"These settings cannot be trained: {e}.")
+        st.stop()
+
+
+def run_controls(page: str, key: Hashable, sweep: sweeps.Sweep, work) -> None:
+    """The budget of this request in words, and the Run button that starts (or joins) its job."""
+    steps, runs = sweep.budget()
+    st.caption(
+        f"This sweep trains {sweep.n_runs} runs ({len(sweep.points)} values × BN and no BN), "
+        f"{sweep.total_steps * len(sweep.norms):,} training steps in all; the server's limit per request is "
+        f"{MAX_STEP_RUNS:,} steps × runs."
+    )
+    if st.button("▶ Run sweep", key="run", type="primary"):
+        live.start(page, key, work, steps, runs, sweep.total_steps)
+
+
+def show_sweep(result: sweeps.SweepResult, setting: str, axis_title: str, noun: str, min_accuracy: float) -> None:
+    """Findings in numbers, accuracy/loss against the value, and the loss curves as small multiples, for
+    the points of `result` that vary `setting`."""
+    points = result.points().query("setting == @setting")
+    if points.empty:
+        return
+    curves = result.curves().query("setting == @setting")
+    st.markdown("\n".join(f"- {line}" for line in sweeps.summarise(points, setting, min_accuracy)))
+    st.plotly_chart(
+        sensitivity_figure(points, axis_title, f"Final test accuracy and loss against {noun}"),
+        width="stretch",
+        config=PNG_CONFIG,
+    )
+    st.plotly_chart(
+        curves_figure(curves, points, setting, f"Training loss, one panel per {noun}"),
+        width="stretch",
+        config=PNG_CONFIG,
+    )
