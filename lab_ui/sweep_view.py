@@ -13,6 +13,23 @@ from bn_demo.jobs import MAX_STEP_RUNS
 from bn_demo.style import PNG_CONFIG
 from bn_demo.sweep_figures import curves_figure, sensitivity_figure
 from lab_ui import live
+from lab_ui.params import Param, settings_panel
+
+STEPS = Param("steps", "Training steps per run", 300, low=10, high=20000, help="SGD steps of every run")
+SEED = Param("seed", "Seed", 0, low=0, high=10_000, help="Same seed: same initial weights and batches")
+
+
+def count_param(label: str, default: int = 5) -> Param:
+    return Param("count", label, default, options=tuple(range(2, sweeps.MAX_POINTS + 1)))
+
+
+def header(page: str, title: str, intro: str, params: list[Param]) -> dict:
+    """Title, what the page shows, MNIST loaded, and the sidebar settings (from the URL)."""
+    st.set_page_config(page_title=f"{title} · BatchNorm Lab", layout="wide")
+    st.title(title)
+    st.markdown(intro)
+    live.require_data()
+    return settings_panel(page, params)
 
 
 def build_or_stop(build: Callable[[], sweeps.Sweep]) -> sweeps.Sweep:

@@ -8,31 +8,28 @@ from bn_demo.config import TrainConfig
 from bn_demo.jobs import JobStatus
 from lab_ui import live
 from lab_ui.downloads import csv_download
-from lab_ui.params import BATCH_SIZES, LEARNING_RATES, Param, settings_panel
-from lab_ui.sweep_view import build_or_stop, run_controls, show_sweep
+from lab_ui.params import BATCH_SIZES, LEARNING_RATES, Param
+from lab_ui.sweep_view import SEED, STEPS, build_or_stop, count_param, header, run_controls, show_sweep
 
 PAGE = "lr_sweep"
 GOOD_ACCURACY = 0.9
 PARAMS = [
     Param("lr_low", "Lowest learning rate", 0.01, options=LEARNING_RATES),
     Param("lr_high", "Highest learning rate", 30.0, options=LEARNING_RATES),
-    Param("count", "Learning rates (log-spaced)", 5, options=tuple(range(2, sweeps.MAX_POINTS + 1))),
-    Param("steps", "Training steps per run", 300, low=10, high=20000, help="SGD steps of every run"),
+    count_param("Learning rates (log-spaced)"),
+    STEPS,
     Param("batch_size", "Batch size", 128, options=BATCH_SIZES),
     Param("layers", "Hidden layers of 256 units", 1, options=(1, 2, 3, 4)),
     Param("activation", "Activation", "relu", options=("relu", "sigmoid", "tanh")),
-    Param("seed", "Seed", 0, low=0, high=10_000, help="Same seed: same initial weights and batches"),
+    SEED,
 ]
 
-st.set_page_config(page_title="Learning-rate sensitivity · BatchNorm Lab", layout="wide")
-st.title("Learning-rate sensitivity")
-st.markdown(
+INTRO = (
     "The note claims BN allows **higher learning rates**. Here the same network trains with and without BN "
     "at log-spaced learning rates (plain SGD, paired: same initial weights, same batches). Look for where "
     "each version stops learning or *diverges* (training loss NaN or above 1,000: marked ✕)."
 )
-live.require_data()
-s = settings_panel(PAGE, PARAMS)
+s = header(PAGE, "Learning-rate sensitivity", INTRO, PARAMS)
 
 
 def build() -> sweeps.Sweep:

@@ -8,8 +8,8 @@ from bn_demo.config import TrainConfig
 from bn_demo.jobs import JobStatus
 from lab_ui import live
 from lab_ui.downloads import csv_download
-from lab_ui.params import BATCH_SIZES, Param, settings_panel
-from lab_ui.sweep_view import build_or_stop, run_controls, show_sweep
+from lab_ui.params import BATCH_SIZES, Param
+from lab_ui.sweep_view import SEED, STEPS, build_or_stop, count_param, header, run_controls, show_sweep
 
 PAGE = "init_sweep"
 GOOD_ACCURACY = 0.8
@@ -20,23 +20,20 @@ PARAMS = [
     Param("layers", "Hidden layers of 100 units", 3, options=(1, 2, 3, 4)),
     Param("std_low", "Smallest Gaussian std", 1e-4, options=STDS, format="{:g}"),
     Param("std_high", "Largest Gaussian std", 10.0, options=STDS, format="{:g}"),
-    Param("count", "Standard deviations (log-spaced)", 5, options=tuple(range(2, sweeps.MAX_POINTS + 1))),
+    count_param("Standard deviations (log-spaced)"),
     Param("scheme_std", "Std of the 'gaussian' scheme", 0.01, options=STDS, format="{:g}"),
     Param("lr", "Learning rate", 0.5, low=1e-4, high=100.0),
-    Param("steps", "Training steps per run", 300, low=10, high=20000, help="SGD steps of every run"),
+    STEPS,
     Param("batch_size", "Batch size", 128, options=BATCH_SIZES),
-    Param("seed", "Seed", 0, low=0, high=10_000, help="Same seed: same initial weights and batches"),
+    SEED,
 ]
 
-st.set_page_config(page_title="Initialization sensitivity · BatchNorm Lab", layout="wide")
-st.title("Initialization sensitivity")
-st.markdown(
+INTRO = (
     "The note claims BN **reduces sensitivity to initialization**. Here the same network trains with and "
     "without BN from four initialization schemes, and from Gaussian weights whose standard deviation runs "
     "from far too small (signals and gradients vanish) to far too large (sigmoids saturate)."
 )
-live.require_data()
-s = settings_panel(PAGE, PARAMS)
+s = header(PAGE, "Initialization sensitivity", INTRO, PARAMS)
 
 
 def build() -> sweeps.Sweep:

@@ -11,8 +11,8 @@ from bn_demo.style import PNG_CONFIG
 from bn_demo.sweep_figures import calibration_figure
 from lab_ui import live
 from lab_ui.downloads import csv_download
-from lab_ui.params import LEARNING_RATES, Param, settings_panel
-from lab_ui.sweep_view import build_or_stop, run_controls, show_sweep
+from lab_ui.params import LEARNING_RATES, Param
+from lab_ui.sweep_view import SEED, build_or_stop, header, run_controls, show_sweep
 
 PAGE = "batch_sweep"
 GOOD_ACCURACY = 0.9
@@ -25,19 +25,16 @@ PARAMS = [
     Param("steps", "Training steps per run (fixed steps)", 300, low=10, high=20000),
     Param("examples", "Examples seen per run (fixed examples)", 38_400, low=1_000, high=600_000),
     Param("lr", "Learning rate", 0.1, options=LEARNING_RATES),
-    Param("seed", "Seed", 0, low=0, high=10_000, help="Same seed: same initial weights and batches"),
+    SEED,
 ]
 
-st.set_page_config(page_title="Batch size and inference · BatchNorm Lab", layout="wide")
-st.title("Batch size and inference")
-st.markdown(
+INTRO = (
     "The note lists two limitations: **batch dependence** (small batches give inaccurate statistics) and "
     "the **training / inference difference** (at inference BN uses running averages, which hurt if badly "
     "calibrated). Here the note's network trains with and without BN at several batch sizes; then each BN "
     "net is evaluated on the 10,000 test images with its mean and variance taken from five sources."
 )
-live.require_data()
-s = settings_panel(PAGE, PARAMS)
+s = header(PAGE, "Batch size and inference", INTRO, PARAMS)
 fixed_examples = s["budget"] == "examples"
 
 
