@@ -15,7 +15,10 @@ from bn_demo.style import DIVERGED_SYMBOL, color, label, titled
 from bn_demo.sweeps import value_text
 from bn_demo.train import DIVERGED_LOSS
 
-DIVERGED_ACCURACY = 0.0  # where a diverged run is marked on an accuracy axis (it has no accuracy)
+# Where a diverged run is marked (it has no final accuracy or loss): below 0% accuracy and at the loss that
+# defines divergence, the second run's marks a step further so that both show when both diverge.
+DIVERGED_ACCURACY = (-4.0, -11.0)
+DIVERGED_LOSS_MARK = (DIVERGED_LOSS, 3 * DIVERGED_LOSS)
 METHOD_COLORS = {
     "running": "#1f77b4",
     "batch": "#ff7f0e",
@@ -45,6 +48,11 @@ def _diverged_trace(run: str, x: list, y, steps, showlegend: bool) -> go.Scatter
     )
 
 
+def _legend_below(fig: go.Figure, y: float) -> None:
+    """Below the plot: above it, the legend would cover the subplot titles."""
+    fig.update_layout(legend={"y": y, "yanchor": "top", "x": 0.5, "xanchor": "center"}, margin={"b": 90})
+
+
 def _log_axis(fig: go.Figure, values: list, **where) -> None:
     fig.update_xaxes(type="log", tickvals=values, ticktext=[value_text(v) for v in values], **where)
 
@@ -54,7 +62,7 @@ def sensitivity_figure(points: pd.DataFrame, setting: str, title: str) -> go.Fig
     axis; a diverged run is an "x" at accuracy 0 and at the divergence threshold of the loss axis."""
     categorical = _categorical(points)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Test accuracy", "Test loss"), horizontal_spacing=0.1)
-    for run in dict.fromkeys(points["run"]):
+    for k, run in enumerate(dict.fromkeys(points["run"])):
         rows = points[points["run"] == run]
         ok = rows[~rows["diverged"] & rows["test_accuracy"].notna()]
         bad = rows[rows["diverged"]]
@@ -76,11 +84,13 @@ def sensitivity_figure(points: pd.DataFrame, setting: str, title: str) -> go.Fig
             )
             if bad.empty:
                 continue
-            mark = DIVERGED_ACCURACY if col == 1 else DIVERGED_LOSS
+            mark = (DIVERGED_ACCURACY if col == 1 else DIVERGED_LOSS_MARK)[min(k, 1)]
             y = np.full(len(bad), mark, dtype=float)
             fig.add_trace(_diverged_trace(run, bad["value"].tolist(), y, bad["diverged_at"], col == 1), row=1, col=col)
-    titled(fig, title, setting, "")
-    fig.update_yaxes(title_text="accuracy on 10,000 test images (%)", range=[-3, 103], row=1, col=1)
+    titled(fig, title, setting, "", height=420)
+    _legend_below(fig, -0.2)
+    fig.update_yaxes(title_text="accuracy on 10,000 test images (%)", range=[-15, 103], row=1, col=1)
+    fig.update_yaxes(tickvals=[0, 20, 40, 60, 80, 100], row=1, col=1)
     fig.update_yaxes(title_text="cross-entropy (log scale)", type="log", row=1, col=2)
     if categorical:
         fig.update_xaxes(type="category")
@@ -130,7 +140,8 @@ def curves_figure(curves: pd.DataFrame, points: pd.DataFrame, setting: str, titl
             step = int(info["diverged_at"].iloc[0])
             last = float(history["train_loss"].iloc[-1]) if len(history) else math.log(10)
             fig.add_trace(_diverged_trace(run, [step], [last], [step], False), **where)
-    titled(fig, title, "", "", height=130 + 240 * rows)
+    titled(fig, title, "", "", height=150 + 240 * rows)
+    _legend_below(fig, -0.35 / rows)
     fig.update_yaxes(type="log")
     for r in range(1, rows + 1):
         fig.update_yaxes(title_text="training loss", row=r, col=1)

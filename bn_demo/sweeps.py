@@ -24,6 +24,7 @@ from bn_demo.train import PairedTraining, ProgressFn, compare_configs
 
 NORMS = ("bn", "plain")
 MAX_POINTS = 12  # values per sweep: beyond this the small multiples stop being readable
+EVAL_SIZE = 500  # held-out images of the evaluations during training: a sweep quotes the full test set
 POINT_COLUMNS = [
     "setting",
     "value",
@@ -80,6 +81,12 @@ class Sweep:
         if len(steps) == 1:
             return steps.pop(), self.n_runs
         return self.total_steps, len(self.norms)
+
+
+def base_config(**settings) -> TrainConfig:
+    """A sweep's starting configuration: lighter evaluations during training, as only the final numbers
+    (on all 10,000 test images) and the training loss are shown."""
+    return TrainConfig(**{"eval_size": EVAL_SIZE, **settings})
 
 
 def log_values(name: str, low: float, high: float, count: int) -> tuple[float, ...]:

@@ -4,7 +4,6 @@ BN and no BN paired at every value."""
 import streamlit as st
 
 from bn_demo import sweeps
-from bn_demo.config import TrainConfig
 from bn_demo.jobs import JobStatus
 from lab_ui import live
 from lab_ui.downloads import csv_download
@@ -33,7 +32,7 @@ s = header(PAGE, "Learning-rate sensitivity", INTRO, PARAMS)
 
 
 def build() -> sweeps.Sweep:
-    base = TrainConfig(
+    base = sweeps.base_config(
         hidden=(256,) * s["layers"],
         activation=s["activation"],
         batch_size=s["batch_size"],

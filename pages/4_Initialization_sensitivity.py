@@ -4,7 +4,6 @@ Gaussian's standard deviation from far too small to far too large, BN and no BN 
 import streamlit as st
 
 from bn_demo import sweeps
-from bn_demo.config import TrainConfig
 from bn_demo.jobs import JobStatus
 from lab_ui import live
 from lab_ui.downloads import csv_download
@@ -20,7 +19,7 @@ PARAMS = [
     Param("layers", "Hidden layers of 100 units", 3, options=(1, 2, 3, 4)),
     Param("std_low", "Smallest Gaussian std", 1e-4, options=STDS, format="{:g}"),
     Param("std_high", "Largest Gaussian std", 10.0, options=STDS, format="{:g}"),
-    count_param("Standard deviations (log-spaced)"),
+    count_param("Standard deviations (log-spaced)", 4),
     Param("scheme_std", "Std of the 'gaussian' scheme", 0.01, options=STDS, format="{:g}"),
     Param("lr", "Learning rate", 0.5, low=1e-4, high=100.0),
     STEPS,
@@ -37,7 +36,7 @@ s = header(PAGE, "Initialization sensitivity", INTRO, PARAMS)
 
 
 def build() -> sweeps.Sweep:
-    base = TrainConfig(
+    base = sweeps.base_config(
         hidden=(100,) * s["layers"],
         activation=s["activation"],
         lr=s["lr"],

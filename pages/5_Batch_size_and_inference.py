@@ -5,7 +5,6 @@ of normalising statistics."""
 import streamlit as st
 
 from bn_demo import calibration, sweeps
-from bn_demo.config import TrainConfig
 from bn_demo.jobs import JobStatus
 from bn_demo.style import PNG_CONFIG
 from bn_demo.sweep_figures import calibration_figure
@@ -40,7 +39,7 @@ fixed_examples = s["budget"] == "examples"
 
 def build() -> sweeps.Sweep:
     sizes = sweeps.geometric_ints("batch size", s["b_low"], s["b_high"], s["ratio"])
-    base = TrainConfig(lr=s["lr"], steps=s["steps"], seed=s["seed"])
+    base = sweeps.base_config(lr=s["lr"], steps=s["steps"], seed=s["seed"])
     return sweeps.batch_size_sweep(base, sizes, s["examples"] if fixed_examples else None)
 
 
@@ -73,7 +72,8 @@ def conclusions(analysis) -> None:
         f"**What a student should conclude** (numbers at batch size {small} / {large}). Normalising each test "
         f"batch by its own statistics gave {both('batch')}, the running averages {both('running')}: at batch "
         f"size {small} the averages over many batches {verdict} the noisy statistics of one batch by "
-        f"{abs(gap[small]):.1%}, at batch size {large} the difference was {abs(gap[large]):.1%}. The averages are "
+        f"{abs(gap[small]) * 100:.1f} percentage points, at batch size {large} the difference was "
+        f"{abs(gap[large]) * 100:.1f}. The averages are "
         f"only as good as their calibration: recomputed over {calibration.RECOMPUTE_EXAMPLES:,} training images "
         f"they gave {both('recomputed')}; built with momentum {calibration.LAG_MOMENTUM} over "
         f"{calibration.LAG_BATCHES} batches (still {calibration.LAG_INITIAL_WEIGHT:.0%} made of the initial 0 / 1) "

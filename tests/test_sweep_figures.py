@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_demo.sweep_figures import calibration_figure, curves_figure, sensitivity_figure
+from bn_demo.sweep_figures import DIVERGED_ACCURACY, calibration_figure, curves_figure, sensitivity_figure
 from bn_demo.train import DIVERGED_LOSS
 
 
@@ -43,8 +43,11 @@ def test_sensitivity_figure_holds_the_table_and_marks_divergence(points):
     np.testing.assert_allclose(arr(acc["y"]), ok["test_accuracy"] * 100)
     np.testing.assert_allclose(arr(loss["y"]), ok["test_loss"])
     bad_acc, bad_loss = traces(fig, "no BN diverged")
-    assert list(arr(bad_acc["x"])) == [30.0] and list(arr(bad_acc["y"])) == [0.0]
-    assert list(arr(bad_loss["y"])) == [DIVERGED_LOSS]
+    assert list(arr(bad_acc["x"])) == [30.0] and list(arr(bad_acc["y"])) == [DIVERGED_ACCURACY[1]]
+    assert arr(bad_acc["y"])[0] < 0  # below every real accuracy
+    assert list(arr(bad_loss["y"])) == [3 * DIVERGED_LOSS]
+    bn_acc, bn_loss = traces(fig, "BN diverged")
+    assert list(arr(bn_acc["y"])) == [DIVERGED_ACCURACY[0]] and list(arr(bn_loss["y"])) == [DIVERGED_LOSS]
     assert bad_acc["text"] == ["diverged at step 1"] and bad_acc["marker"]["symbol"] == "x"
     layout = fig.to_plotly_json()["layout"]
     assert layout["xaxis"]["type"] == "log" and layout["yaxis2"]["type"] == "log"
