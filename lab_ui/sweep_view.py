@@ -52,21 +52,25 @@ def run_controls(page: str, key: Hashable, sweep: sweeps.Sweep, work) -> None:
         live.start(page, key, work, steps, runs, sweep.total_steps)
 
 
-def show_sweep(result: sweeps.SweepResult, setting: str, axis_title: str, noun: str, min_accuracy: float) -> None:
+def show_sweep(
+    result: sweeps.SweepResult, setting: str, axis_title: str, noun: str, min_accuracy: float, training: bool
+) -> None:
     """Findings in numbers, accuracy/loss against the value, and the loss curves as small multiples, for
-    the points of `result` that vary `setting`."""
+    the points of `result` that vary `setting`. While `training`, only the panel of the latest value is
+    drawn: the view is redrawn twice a second, and all panels each time would slow the training down."""
     points = result.points().query("setting == @setting")
     if points.empty:
         return
-    curves = result.curves().query("setting == @setting")
     st.markdown("\n".join(f"- {line}" for line in sweeps.summarise(points, setting, min_accuracy)))
     st.plotly_chart(
         sensitivity_figure(points, axis_title, f"Final test accuracy and loss against {noun}"),
         width="stretch",
         config=PNG_CONFIG,
     )
-    st.plotly_chart(
-        curves_figure(curves, points, setting, f"Training loss, one panel per {noun}"),
-        width="stretch",
-        config=PNG_CONFIG,
-    )
+    curves = result.curves().query("setting == @setting")
+    title = f"Training loss, one panel per {noun}"
+    if training:
+        latest = points["value"].iloc[-1]
+        points, curves = points[points["value"] == latest], curves[curves["value"] == latest]
+        title = f"Training loss at {setting} = {sweeps.value_text(latest)} (all panels when the sweep ends)"
+    st.plotly_chart(curves_figure(curves, points, setting, title), width="stretch", config=PNG_CONFIG)

@@ -48,7 +48,7 @@ run_controls(PAGE, ("lr", sweep), sweep, sweeps.sweep_work(sweep))
 
 
 def draw(result: sweeps.SweepResult, status: JobStatus) -> None:
-    show_sweep(result, "lr", "learning rate (log scale)", "learning rate", GOOD_ACCURACY)
+    show_sweep(result, "lr", "learning rate (log scale)", "learning rate", GOOD_ACCURACY, status.state == "running")
     if result.complete:
         points = result.points()
         ok = {run: sweeps.working_values(points, run, GOOD_ACCURACY) for run in ("bn", "plain")}

@@ -54,8 +54,17 @@ run_controls(PAGE, ("init", sweep), sweep, sweeps.sweep_work(sweep))
 
 
 def draw(result: sweeps.SweepResult, status: JobStatus) -> None:
-    show_sweep(result, "init_std", "std of the Gaussian initial weights (log scale)", "initial std", GOOD_ACCURACY)
-    show_sweep(result, "init", "initialization scheme", "initialization scheme", GOOD_ACCURACY)
+    show_sweep(
+        result,
+        "init_std",
+        "std of the Gaussian initial weights (log scale)",
+        "initial std",
+        GOOD_ACCURACY,
+        status.state == "running",
+    )
+    show_sweep(
+        result, "init", "initialization scheme", "initialization scheme", GOOD_ACCURACY, status.state == "running"
+    )
     points = result.points()
     if result.complete:
         stds = points[points["setting"] == "init_std"]

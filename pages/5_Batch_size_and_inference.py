@@ -83,7 +83,9 @@ def conclusions(analysis) -> None:
 
 
 def draw(result: sweeps.SweepResult, status: JobStatus) -> None:
-    show_sweep(result, "batch_size", "training batch size (log scale)", "batch size", GOOD_ACCURACY)
+    show_sweep(
+        result, "batch_size", "training batch size (log scale)", "batch size", GOOD_ACCURACY, status.state == "running"
+    )
     analysis = result.analysis()
     if analysis.empty:
         return

@@ -119,3 +119,19 @@ def test_budget_refuses_a_sweep_past_the_limit(tiny):
     assert steps * runs == 20_000 * 24
     with pytest.raises(ConfigError, match="budget"):
         check_budget(steps, runs)
+
+
+def test_live_partial_history_equals_the_recorded_history(mnist, tiny):
+    runner = sweeps.SweepRunner(sweeps.vary(tiny, "lr", (0.1,)), mnist)
+    seen = {}
+
+    def progress(done, total):
+        if done == 12:
+            seen["live"] = runner.partial().runs[0]["bn"]
+            seen["full"] = runner.training.partial_results()["bn"]
+
+    runner.run(progress=progress)
+    live, full = seen["live"], seen["full"]
+    assert live.steps == full.steps == 12
+    np.testing.assert_array_equal(live.history["train_loss"], full.history["train_loss"])
+    np.testing.assert_array_equal(live.history["step"], full.history["step"])
