@@ -11,6 +11,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 import streamlit as st
+import torch
 
 from bn_demo.config import ConfigError
 from bn_demo.data import DataError, load_mnist
@@ -21,7 +22,10 @@ REFRESH_SECONDS = 0.5
 
 @st.cache_resource
 def registry() -> JobRegistry:
-    """One per server: identical requests from a whole class train once."""
+    """One per server: identical requests from a whole class train once. Each job trains on one thread:
+    jobs run one per core, and torch's default of one thread per core per job oversubscribes the cores as
+    soon as two jobs (or another process) run, which made every step about 20x slower on 2 cores."""
+    torch.set_num_threads(1)
     return JobRegistry()
 
 
@@ -41,13 +45,32 @@ def start(page: str, key: Hashable, work: Callable[[Job], Any], steps: int, runs
     except ConfigError as e:
         st.error(str(e))
         return None
-    st.session_state[f"{page}:job"] = key
-    return registry().submit(key, work, total)
+    job = registry().submit(key, work, total)
+    st.session_state[f"{page}:job"] = (key, job)
+    return job
+
+
+def join(page: str, key: Hashable) -> Job | None:
+    """Show the server's job for `key` on this page, if one exists (trained on another page or by another user)."""
+    job = registry().get(key)
+    if job is not None:
+        st.session_state[f"{page}:job"] = (key, job)
+    return job
+
+
+def current_key(page: str) -> Hashable | None:
+    entry = st.session_state.get(f"{page}:job")
+    return None if entry is None else entry[0]
 
 
 def current(page: str) -> Job | None:
-    key = st.session_state.get(f"{page}:job")
-    return None if key is None else registry().get(key)
+    """The page's job: the server's for its key or, once the server has dropped it (stopped, failed),
+    the session's own reference, so that a stopped run keeps showing what it recorded."""
+    entry = st.session_state.get(f"{page}:job")
+    if entry is None:
+        return None
+    key, job = entry
+    return registry().get(key) or job
 
 
 def progress_text(status: JobStatus, unit: str) -> str:
