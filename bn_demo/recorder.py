@@ -1,6 +1,6 @@
 """What a run records. Recording must cost little next to a training step, so a recorded step only
-copies a few raw tensors into preallocated buffers — per-unit batch means and variances, a handful
-of order statistics of the tracked unit, gradient and weight norms — with no Python loop over units
+copies a few raw tensors into preallocated buffers — per-unit batch means and variances, the tracked
+unit's values in the batch, gradient and weight norms — with no Python loop over units
 and no `.item()`. Everything a chart shows (averages and spreads across units, percentiles, running
 statistics' gaps, update ratios) is derived from those buffers with numpy when a table is asked for.
 
@@ -32,36 +32,35 @@ SNAPSHOT_VALUES = 512  # sampled layer-input values kept per evaluation, for his
 UNIT_TABLE_STEPS = 50  # recorded steps kept in the per-unit table
 
 
-def order_statistic_positions(batch_size: int) -> tuple[torch.Tensor, np.ndarray]:
-    """Indices into a sorted batch column (lower and upper neighbour of each percentile) and the
-    interpolation weights: numpy's default 'linear' percentile, done in two steps."""
-    position = np.array(PERCENTILES) * (batch_size - 1)
-    low = np.floor(position).astype(np.int64)
-    high = np.minimum(low + 1, batch_size - 1)
-    return torch.from_numpy(np.concatenate([low, high])), position - low
+def layer_floats(width: int, uses_bn: bool, batch_size: int) -> int:
+    """Floats one hidden layer adds to a recorded step (see LayerBuffer)."""
+    block = 2 * width + batch_size
+    return 2 * block + 2 * width if uses_bn else block
 
 
 class LayerBuffer:
-    """One hidden layer's raw records; a row is [means (U), vars (U), order stats (6)], repeated for
-    BN's input, then BN's running mean (U) and running var (U)."""
+    """One hidden layer's columns [start, start + size) of the recorder's rows: means (U), vars (U)
+    and the tracked unit's B values, repeated for BN's input, then BN's running mean (U) and var (U).
+    Storing the tracked unit's raw values costs one copy; numpy's percentile reads them later."""
 
-    def __init__(self, width: int, uses_bn: bool, capacity: int) -> None:
-        self.width, self.uses_bn = width, uses_bn
-        self.block = 2 * width + 2 * len(PERCENTILES)
-        self.rows = torch.zeros(capacity, self.block * (2 if uses_bn else 1) + (2 * width if uses_bn else 0))
+    def __init__(self, width: int, uses_bn: bool, batch_size: int, start: int) -> None:
+        self.width, self.uses_bn, self.start = width, uses_bn, start
+        self.block = 2 * width + batch_size
+        self.size = layer_floats(width, uses_bn, batch_size)
 
-    def write(self, i: int, parts: list[torch.Tensor]) -> None:
-        torch.cat(parts, out=self.rows[i])
+    def columns(self, rows: np.ndarray) -> np.ndarray:
+        return rows[:, self.start : self.start + self.size]
 
-    def quantities(self, rows: np.ndarray, weights: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
-        """(n, row) raw records -> quantity name -> (n,) values."""
-        out = _distribution(rows[:, : self.block], self.width, weights)
+    def quantities(self, rows: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
+        """(n, row) raw records of every layer -> quantity name -> (n,) values of this layer."""
+        mine = self.columns(rows)
+        out = _distribution(mine[:, : self.block], self.width)
         if self.uses_bn:
-            bn = _distribution(rows[:, self.block : 2 * self.block], self.width, weights)
+            bn = _distribution(mine[:, self.block : 2 * self.block], self.width)
             out |= {f"bn_in_{k}": v for k, v in bn.items()}
             u = self.width
-            batch_mean, batch_var = rows[:, self.block : self.block + u], rows[:, self.block + u : self.block + 2 * u]
-            running_mean, running_var = rows[:, 2 * self.block : 2 * self.block + u], rows[:, 2 * self.block + u :]
+            batch_mean, batch_var = mine[:, self.block : self.block + u], mine[:, self.block + u : self.block + 2 * u]
+            running_mean, running_var = mine[:, 2 * self.block : 2 * self.block + u], mine[:, 2 * self.block + u :]
             unbiased = batch_var * batch_size / max(batch_size - 1, 1)  # what BN's running var averages
             out |= {
                 "running_mean": running_mean.mean(1),
@@ -72,16 +71,15 @@ class LayerBuffer:
         return out
 
 
-def _distribution(block: np.ndarray, width: int, weights: np.ndarray) -> dict[str, np.ndarray]:
-    means, variances, order = block[:, :width], block[:, width : 2 * width], block[:, 2 * width :]
-    k = len(PERCENTILES)
-    percentiles = order[:, :k] + (order[:, k:] - order[:, :k]) * weights
+def _distribution(block: np.ndarray, width: int) -> dict[str, np.ndarray]:
+    means, variances, tracked = block[:, :width], block[:, width : 2 * width], block[:, 2 * width :]
+    percentiles = np.percentile(tracked, [100 * q for q in PERCENTILES], axis=1) if len(block) else np.zeros((3, 0))
     return {
         "mean": means.mean(1),
         "var": variances.mean(1),
         "mean_spread": means.std(1),
         "var_spread": variances.std(1),
-        **{f"p{round(q * 100)}": percentiles[:, j] for j, q in enumerate(PERCENTILES)},
+        **{f"p{round(q * 100)}": percentiles[j] for j, q in enumerate(PERCENTILES)},
     }
 
 
@@ -91,29 +89,26 @@ class Recorder:
     def __init__(self, widths: tuple[int, ...], uses_bn: bool, capacity: int, batch_size: int, lr: float) -> None:
         self.uses_bn, self.batch_size, self.lr = uses_bn, batch_size, lr
         self.layer_quantities = DIST_QUANTITIES + (BN_QUANTITIES if uses_bn else ())
-        self.order_index, self.order_weights = order_statistic_positions(batch_size)
-        self.buffers = [LayerBuffer(w, uses_bn, capacity) for w in widths]
+        starts = np.cumsum([0, *(layer_floats(w, uses_bn, batch_size) for w in widths)])
+        self.buffers = [LayerBuffer(w, uses_bn, batch_size, int(s)) for w, s in zip(widths, starts[:-1], strict=True)]
+        self.rows = torch.zeros(capacity, int(starts[-1]))  # one row of every layer's raw records per step
         n_linear = len(widths) + 1
         self.steps = torch.zeros(capacity, dtype=torch.long)
-        self.scalars = torch.zeros(capacity, 2 + 2 * n_linear)  # loss, correct, grad norms, weight norms
+        self.scalars = torch.zeros(capacity, 2 + 2 * n_linear)  # loss, correct, squared grad and weight norms
+        self.step_array = self.steps.numpy()  # the same memory: a numpy write costs no tensor op
         self.count = 0
         self.evals: list[tuple[int, str, float, float]] = []  # step, mode, loss, accuracy
         self.snapshots: list[tuple[int, int, torch.Tensor]] = []  # step, layer, sampled values
         self.lock = threading.Lock()  # a UI thread may read while the training thread writes
 
-    def order_stats(self, column: torch.Tensor) -> torch.Tensor:
-        """(B,) -> the 6 sorted values that bracket the 15th, 50th and 85th percentiles."""
-        return column.sort().values.index_select(0, self.order_index)
-
-    def record_step(self, step: int, scalars: list[torch.Tensor], layer_parts: list[list[torch.Tensor]]) -> None:
-        """scalars: loss, number correct, grad norms, weight norms (0-d tensors); layer_parts: one
-        list of 1-d tensors per hidden layer, in LayerBuffer's row order."""
+    def record_step(self, step: int, scalars: list[torch.Tensor], layer_parts: list[torch.Tensor]) -> None:
+        """scalars: loss, number correct, squared grad norms, squared weight norms (0-d); layer_parts: the
+        1-d tensors of every hidden layer in turn, in LayerBuffer's column order. Two copies in all."""
         with self.lock:
             i = self.count
-            self.steps[i] = step
+            self.step_array[i] = step
             torch.stack(scalars, out=self.scalars[i])
-            for buffer, parts in zip(self.buffers, layer_parts, strict=True):
-                buffer.write(i, parts)
+            torch.cat(layer_parts, out=self.rows[i])
             self.count = i + 1
 
     def record_eval(self, step: int, mode: str, loss: float, accuracy: float) -> None:
@@ -136,17 +131,15 @@ class Recorder:
             n = self.count
             steps = self.steps[:n].numpy().copy()
             scalars = self.scalars[:n].numpy().copy()
-            rows = [b.rows[:n].numpy().copy() for b in self.buffers]
+            rows = self.rows[:n].numpy().copy()
             evals = list(self.evals)
             snapshots = list(self.snapshots)
         n_linear = len(self.buffers) + 1
-        grad_norms, weight_norms = scalars[:, 2 : 2 + n_linear], scalars[:, 2 + n_linear :]
+        grad_norms, weight_norms = np.sqrt(scalars[:, 2 : 2 + n_linear]), np.sqrt(scalars[:, 2 + n_linear :])
         history = pd.DataFrame(
             {"step": steps, "train_loss": scalars[:, 0], "train_accuracy": scalars[:, 1] / self.batch_size}
         )
-        per_layer = [
-            b.quantities(r, self.order_weights, self.batch_size) for b, r in zip(self.buffers, rows, strict=True)
-        ]
+        per_layer = [b.quantities(rows, self.batch_size) for b in self.buffers]
         params = [
             {"grad_norm": grad_norms[:, j], "update_ratio": self.lr * grad_norms[:, j] / weight_norms[:, j]}
             for j in range(n_linear)
@@ -160,12 +153,12 @@ class Recorder:
             "units": self._unit_frame(steps, rows),
         }
 
-    def _unit_frame(self, steps: np.ndarray, rows: list[np.ndarray]) -> pd.DataFrame:
+    def _unit_frame(self, steps: np.ndarray, rows: np.ndarray) -> pd.DataFrame:
         """Every unit's batch mean and variance at up to UNIT_TABLE_STEPS evenly spaced records."""
         keep = np.unique(np.linspace(0, len(steps) - 1, min(len(steps), UNIT_TABLE_STEPS)).round().astype(int))
         frames = []
-        for layer, (buffer, r) in enumerate(zip(self.buffers, rows, strict=True), start=1):
-            u = buffer.width
+        for layer, buffer in enumerate(self.buffers, start=1):
+            u, r = buffer.width, buffer.columns(rows)
             means, variances = r[keep, :u], r[keep, u : 2 * u]
             frames.append(
                 pd.DataFrame(
