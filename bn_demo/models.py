@@ -19,7 +19,25 @@ N_INPUTS, N_CLASSES = 784, 10
 ACTIVATION_MODULES = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
-class NoisyBatchNorm1d(nn.BatchNorm1d):
+class BatchNorm1d(nn.BatchNorm1d):
+    """nn.BatchNorm1d that keeps the batch mean and inverse standard deviation it normalised with in
+    training mode, so the recorder reads BN's input statistics instead of computing them again. Same
+    kernel and running-statistics update as nn.BatchNorm1d (F.batch_norm calls native_batch_norm)."""
+
+    batch_mean: torch.Tensor | None = None  # (U,) of the last training-mode batch
+    batch_invstd: torch.Tensor | None = None  # (U,) 1 / sqrt(biased batch variance + eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return super().forward(x)
+        self.num_batches_tracked.add_(1)
+        y, self.batch_mean, self.batch_invstd = torch.native_batch_norm(
+            x, self.weight, self.bias, self.running_mean, self.running_var, True, self.momentum, self.eps
+        )
+        return y
+
+
+class NoisyBatchNorm1d(BatchNorm1d):
     """BatchNorm whose output is then scaled and shifted by noise redrawn at every training step:
     y = s_t * BN(x) + m_t with, per unit j, m_t,j ~ U(-a, a) and s_t,j ~ U(1, 1 + a), a = noise_scale.
 
@@ -52,7 +70,7 @@ class HiddenBlock(nn.Module):
         self.linear = nn.Linear(n_in, n_out)
         self.norm: nn.BatchNorm1d | None = None
         if config.norm == "bn":
-            self.norm = nn.BatchNorm1d(n_out)
+            self.norm = BatchNorm1d(n_out)
         elif config.norm == "noisy_bn":
             self.norm = NoisyBatchNorm1d(n_out, config.noise_scale, config.seed)
         self.bn_before_activation = config.bn_placement == "before"

@@ -40,11 +40,12 @@ def layer_floats(width: int, uses_bn: bool, batch_size: int) -> int:
 
 class LayerBuffer:
     """One hidden layer's columns [start, start + size) of the recorder's rows: means (U), vars (U)
-    and the tracked unit's B values, repeated for BN's input, then BN's running mean (U) and var (U).
-    Storing the tracked unit's raw values costs one copy; numpy's percentile reads them later."""
+    and the tracked unit's B values, repeated for BN's input (with BN's own inverse standard deviation
+    1/sqrt(var + eps) in place of vars), then BN's running mean (U) and var (U). Storing the tracked
+    unit's raw values costs one copy; numpy's percentile reads them later."""
 
-    def __init__(self, width: int, uses_bn: bool, batch_size: int, start: int) -> None:
-        self.width, self.uses_bn, self.start = width, uses_bn, start
+    def __init__(self, width: int, uses_bn: bool, batch_size: int, start: int, bn_eps: float) -> None:
+        self.width, self.uses_bn, self.start, self.bn_eps = width, uses_bn, start, bn_eps
         self.block = 2 * width + batch_size
         self.size = layer_floats(width, uses_bn, batch_size)
 
@@ -56,9 +57,13 @@ class LayerBuffer:
         mine = self.columns(rows)
         out = _distribution(mine[:, : self.block], self.width)
         if self.uses_bn:
+            u = self.width
+            mine = mine.copy()
+            mine[:, self.block + u : self.block + 2 * u] = (
+                mine[:, self.block + u : self.block + 2 * u] ** -2.0 - self.bn_eps
+            )
             bn = _distribution(mine[:, self.block : 2 * self.block], self.width)
             out |= {f"bn_in_{k}": v for k, v in bn.items()}
-            u = self.width
             batch_mean, batch_var = mine[:, self.block : self.block + u], mine[:, self.block + u : self.block + 2 * u]
             running_mean, running_var = mine[:, 2 * self.block : 2 * self.block + u], mine[:, 2 * self.block + u :]
             unbiased = batch_var * batch_size / max(batch_size - 1, 1)  # what BN's running var averages
@@ -86,11 +91,15 @@ def _distribution(block: np.ndarray, width: int) -> dict[str, np.ndarray]:
 class Recorder:
     """Fixed-size buffers for `capacity` recorded steps, plus small lists for evaluations."""
 
-    def __init__(self, widths: tuple[int, ...], uses_bn: bool, capacity: int, batch_size: int, lr: float) -> None:
+    def __init__(
+        self, widths: tuple[int, ...], uses_bn: bool, capacity: int, batch_size: int, lr: float, bn_eps: float = 1e-5
+    ) -> None:
         self.uses_bn, self.batch_size, self.lr = uses_bn, batch_size, lr
         self.layer_quantities = DIST_QUANTITIES + (BN_QUANTITIES if uses_bn else ())
         starts = np.cumsum([0, *(layer_floats(w, uses_bn, batch_size) for w in widths)])
-        self.buffers = [LayerBuffer(w, uses_bn, batch_size, int(s)) for w, s in zip(widths, starts[:-1], strict=True)]
+        self.buffers = [
+            LayerBuffer(w, uses_bn, batch_size, int(s), bn_eps) for w, s in zip(widths, starts[:-1], strict=True)
+        ]
         self.rows = torch.zeros(capacity, int(starts[-1]))  # one row of every layer's raw records per step
         n_linear = len(widths) + 1
         self.steps = torch.zeros(capacity, dtype=torch.long)

@@ -66,7 +66,8 @@ class Trainer:
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr)
         self.record_every = _record_stride(config)
         capacity = -(-config.steps // self.record_every) + 1
-        self.recorder = Recorder(config.hidden, config.uses_bn, capacity, config.batch_size, config.lr)
+        eps = self.model.norms()[0].eps if config.uses_bn else 0.0
+        self.recorder = Recorder(config.hidden, config.uses_bn, capacity, config.batch_size, config.lr, eps)
         self.eval_x, self.eval_y = eval_x, eval_y
         self.weights = [linear.weight for linear in self.model.linears()]
         self.flat_weights = [w.detach().view(-1) for w in self.weights]  # views: they follow the updates
@@ -107,7 +108,8 @@ class Trainer:
             parts += [*_mean_var(z, average), z[:, unit]]
             if block.norm is not None:
                 b = block.bn_input
-                parts += [*_mean_var(b, average), b[:, unit], block.norm.running_mean, block.norm.running_var]
+                norm = block.norm  # BN's own batch statistics: no need to compute them again
+                parts += [norm.batch_mean, norm.batch_invstd, b[:, unit], norm.running_mean, norm.running_var]
         correct = (logits.argmax(dim=1) == y).sum()
         # squared norms by BLAS dot: torch._foreach_norm here slows the next zero_grad down by ~40 µs
         squares = [torch.dot(t, t) for t in [w.grad.view(-1) for w in self.weights] + self.flat_weights]

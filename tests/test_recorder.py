@@ -39,10 +39,18 @@ def test_recorded_step_matches_numpy(mnist, norm):
             assert got[f"p{q}"] == pytest.approx(np.percentile(act_in[:, 5], q), rel=1e-4, abs=1e-5)
         if norm == "bn":
             assert got["bn_in_mean"] == pytest.approx(bn_in.mean(0).mean(), rel=1e-4, abs=1e-6)
-            assert got["bn_in_p50"] == pytest.approx(np.median(bn_in[:, 5]), rel=1e-4, abs=1e-6)
+            assert got["bn_in_var"] == pytest.approx(bn_in.var(0).mean(), rel=1e-4)
+            assert got["bn_in_var_spread"] == pytest.approx(bn_in.var(0).std(), rel=1e-3)
+            for q in (15, 50, 85):
+                assert got[f"bn_in_p{q}"] == pytest.approx(np.percentile(bn_in[:, 5], q), rel=1e-4, abs=1e-5)
             # after one update from (0, 1) with momentum 0.1
             assert got["running_mean"] == pytest.approx(0.1 * bn_in.mean(0).mean(), rel=1e-3, abs=1e-7)
             assert got["running_var_gap"] == pytest.approx(0.9 * np.abs(1 - bn_in.var(0, ddof=1)).mean(), rel=1e-3)
+    units = trainer.recorder.frames()["units"]
+    for layer, (act_in, _) in enumerate(by_hand, start=1):
+        mine = units[units.layer == layer].sort_values("unit")
+        np.testing.assert_allclose(mine["mean"], act_in.mean(0), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(mine["var"], act_in.var(0), rtol=1e-3, atol=1e-6)
     history = trainer.recorder.frames()["history"]
     loss = _cross_entropy(logits, y.numpy())
     assert history.train_loss[0] == pytest.approx(loss, rel=1e-5)
