@@ -38,6 +38,9 @@ def findings(runs: dict[str, RunResult]) -> str:
         if run.diverged:
             lines.append(f"- **{label(name)}** diverged at step {run.diverged_at}.")
             continue
+        if run.layers.empty:
+            lines.append(f"- **{label(name)}**: stopped before any step was recorded.")
+            continue
         last_layer = len(run.config.hidden)
         var = figures.layer_table(run, last_layer)["var"]
         lines.append(
