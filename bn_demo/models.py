@@ -28,11 +28,15 @@ class BatchNorm1d(nn.BatchNorm1d):
     batch_invstd: torch.Tensor | None = None  # (U,) 1 / sqrt(biased batch variance + eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
+        if not self.training or x.shape[0] < 2:  # nn.BatchNorm1d's eval path, or its one-example error
             return super().forward(x)
-        self.num_batches_tracked.add_(1)
+        momentum = self.momentum
+        if self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+            if momentum is None:  # a cumulative average, as nn.BatchNorm1d does
+                momentum = 1.0 / float(self.num_batches_tracked)
         y, self.batch_mean, self.batch_invstd = torch.native_batch_norm(
-            x, self.weight, self.bias, self.running_mean, self.running_var, True, self.momentum, self.eps
+            x, self.weight, self.bias, self.running_mean, self.running_var, True, momentum or 0.0, self.eps
         )
         return y
 

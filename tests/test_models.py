@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from bn_demo.config import TrainConfig
-from bn_demo.models import NoisyBatchNorm1d, build_model
+from bn_demo.models import BatchNorm1d, NoisyBatchNorm1d, build_model
 from bn_demo.presets import IOFFE_2015
 
 
@@ -115,3 +115,24 @@ def test_noisy_bn_adds_a_shift_and_scale_redrawn_every_training_step():
     assert scales.mean().item() == pytest.approx(1 + a / 2, rel=0.02)
     noisy.eval()
     assert torch.allclose(noisy(x), nn.functional.batch_norm(x, noisy.running_mean, noisy.running_var, eps=noisy.eps))
+
+
+@pytest.mark.parametrize("momentum", [0.1, None, 0.001])
+def test_our_batchnorm_is_exactly_torchs_and_keeps_the_batch_statistics(momentum):
+    torch.manual_seed(0)
+    ours, theirs = BatchNorm1d(20), nn.BatchNorm1d(20)
+    ours.momentum = theirs.momentum = momentum
+    for _ in range(3):
+        x = torch.randn(32, 20, requires_grad=True)
+        y_ours, y_theirs = ours(x), theirs(x)
+        assert torch.equal(y_ours, y_theirs)
+        (g_ours,) = torch.autograd.grad(y_ours.pow(3).sum(), x)
+        (g_theirs,) = torch.autograd.grad(y_theirs.pow(3).sum(), x)
+        assert torch.equal(g_ours, g_theirs)
+        for name, buffer in theirs.named_buffers():
+            assert torch.equal(getattr(ours, name), buffer), name
+        z = x.detach().double().numpy()
+        np.testing.assert_allclose(ours.batch_mean.numpy(), z.mean(0), atol=1e-6)
+        np.testing.assert_allclose(ours.batch_invstd.numpy(), 1 / np.sqrt(z.var(0) + ours.eps), rtol=1e-5)
+    with pytest.raises(ValueError, match="more than 1 value"):
+        ours(torch.randn(1, 20))
