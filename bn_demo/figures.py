@@ -25,6 +25,13 @@ def _fill(hex_color: str, opacity: float = BAND_OPACITY) -> str:
     return f"rgba({r},{g},{b},{opacity})"
 
 
+def _legend_below(fig: go.Figure) -> go.Figure:
+    """Side-by-side subplots leave no room for a legend beside the title: put it under the plot."""
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.3, "xanchor": "left", "x": 0})
+    fig.update_layout(margin={"b": 110}, height=fig.layout.height + 60)
+    return fig
+
+
 def layer_table(run: RunResult, layer: int, prefix: str = "") -> pd.DataFrame:
     """One hidden layer's recorded quantities as columns (step index); `prefix="bn_in_"` for BN's input."""
     rows = run.layers[(run.layers["layer"] == layer) & run.layers["quantity"].str.startswith(prefix)]
@@ -116,7 +123,7 @@ def training_curves(runs: Runs, title: str = "Loss and accuracy while training")
             last = history["train_loss"].iloc[-1] if len(history) else 1.0
             _diverged_marks(fig, name, run, float(last), 1)
             _diverged_marks(fig, name, run, float(history["train_accuracy"].iloc[-1]) if len(history) else 0.0, 2)
-    titled(fig, title, STEP_AXIS, "", height=420)
+    _legend_below(titled(fig, title, STEP_AXIS, "", height=420))
     fig.update_yaxes(type="log", title_text="loss (nats per example, log scale)", row=1, col=1)
     fig.update_yaxes(title_text="accuracy (% correct)", tickformat=".0%", range=[0, 1.02], row=1, col=2)
     return fig
@@ -156,7 +163,7 @@ def layer_statistics(runs: Runs, title: str, prefix: str = "") -> go.Figure:
                     row=1,
                     col=col,
                 )
-    titled(fig, title, STEP_AXIS, "", height=400)
+    _legend_below(titled(fig, title, STEP_AXIS, "", height=400))
     fig.update_yaxes(title_text="mean (pre-activation units)", row=1, col=1)
     fig.update_yaxes(type="log", title_text="variance (pre-activation units²)", row=1, col=2)
     return fig
@@ -210,7 +217,7 @@ def _bands(panels: list[tuple[str, str, pd.DataFrame]], title: str, y_title: str
             row=1,
             col=col,
         )
-    titled(fig, title, STEP_AXIS, "", height=400)
+    _legend_below(titled(fig, title, STEP_AXIS, "", height=400))
     fig.update_yaxes(title_text=y_title, row=1, col=1)
     return fig
 
@@ -224,7 +231,7 @@ def percentile_bands(runs: Runs, layer: int, title: str) -> go.Figure:
 def bn_input_output(run_name: str, run: RunResult, layer: int, title: str) -> go.Figure:
     """For a BN run: the tracked unit before BN (its input still moves) and after (normalised)."""
     panels = [
-        ("BN's input (Linear output)", "plain", layer_table(run, layer, "bn_in_")),
+        ("BN's input (Linear output)", "bn_input", layer_table(run, layer, "bn_in_")),  # grey: neither BN nor no BN
         ("BN's output (input of the nonlinearity)", run_name, layer_table(run, layer)),
     ]
     return _bands(panels, title, "value of the tracked unit")
@@ -297,7 +304,7 @@ def snapshot_heatmap(runs: Runs, layer: int, title: str) -> go.Figure:
             row=1,
             col=col,
         )
-    titled(fig, title, STEP_AXIS, "", height=400)
+    _legend_below(titled(fig, title, STEP_AXIS, "", height=400))
     fig.update_layout(
         coloraxis={"colorscale": "Viridis", "colorbar": {"title": {"text": "share of values"}, "tickformat": ".0%"}},
         hovermode="closest",
@@ -360,7 +367,7 @@ def unit_drift(runs: Runs, layer: int, title: str, shown_units: int = 5) -> go.F
             row=1,
             col=2,
         )
-    titled(fig, title, STEP_AXIS, "", height=400)
+    _legend_below(titled(fig, title, STEP_AXIS, "", height=400))
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title_text="change of the unit's batch mean (pre-activation units)", row=1, col=2)
     fig.update_yaxes(title_text="batch mean (pre-activation units)", row=1, col=1)

@@ -95,9 +95,15 @@ def summary(runs: dict[str, RunResult]) -> None:
     )
     if {"bn", "plain"} <= runs.keys() and runs["bn"].steps and runs["plain"].steps:
         bn, plain = runs["bn"].seconds_per_step * 1000, runs["plain"].seconds_per_step * 1000
+        ratio = bn / plain
+        verdict = (
+            f"BN took {ratio:.2f}× the time of no BN — the note's “extra computation”"
+            if ratio > 1
+            else f"BN was not slower in this run ({ratio:.2f}×); timings on a shared server vary from run to run"
+        )
         st.markdown(
-            f"**Cost of BN:** a training step took {bn:.2f} ms with BN and {plain:.2f} ms without "
-            f"({bn / plain:.2f}×), measured on this server during this run — the note's “extra computation”."
+            f"**Cost of BN:** a training step took {bn:.2f} ms with BN and {plain:.2f} ms without, measured on this "
+            f"server during this run (other users' jobs share its cores). {verdict}."
         )
 
 

@@ -85,14 +85,18 @@ def draw(runs: dict[str, RunResult], status: JobStatus) -> None:
     )
     if "bn" in runs:
         bn = runs["bn"]
+        before, after = figures.layer_table(bn, layer, "bn_in_"), figures.layer_table(bn, layer)
         moved_in = figures.percentile_moves(bn, layer, "bn_in_")
         moved_out = figures.percentile_moves(bn, layer)
-        st.subheader("BN's input still moves")
+        st.subheader("Before and after BatchNorm")
         st.markdown(
-            f"BN does not stop the Linear layer's output from moving: its median for unit {unit} moved by "
-            f"{moved_in['median_moved']:+.3f} (range {moved_in['median_range']:.3f}) in the BN run. What BN "
-            f"normalises is the input of the nonlinearity: there the median moved by {moved_out['median_moved']:+.3f} "
-            f"(range {moved_out['median_range']:.3f}), held in place by the batch statistics and the learned γ and β."
+            f"In the BN run, BN's input — the Linear layer's output — still changes as the weights learn: averaged "
+            f"over layer {layer}'s units, its batch variance went from {before['var'].iloc[0]:.3g} to "
+            f"{before['var'].iloc[-1]:.3g} and its batch mean from {before['mean'].iloc[0]:.3g} to "
+            f"{before['mean'].iloc[-1]:.3g}. BN's output, the input of the nonlinearity, is what is normalised: "
+            f"variance {after['var'].iloc[0]:.3g} → {after['var'].iloc[-1]:.3g}, mean {after['mean'].iloc[0]:.3g} → "
+            f"{after['mean'].iloc[-1]:.3g} (only γ and β, learned slowly, move it). For unit {unit}, the median "
+            f"moved by {moved_in['median_moved']:+.3f} before BN and {moved_out['median_moved']:+.3f} after it."
         )
         st.plotly_chart(
             figures.bn_input_output(

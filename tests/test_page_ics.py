@@ -37,6 +37,10 @@ def test_ics_page_draws_the_tracked_unit_and_quotes_its_movement():
     np.testing.assert_allclose(
         arr(trace(bn_io, "BN's output (input of the nonlinearity): median")["y"]), quantity(runs["bn"], 2, "p50")
     )
+    bn_in_var = quantity(runs["bn"], 2, "bn_in_var")
+    assert f"its batch variance went from {bn_in_var[0]:.3g} to {bn_in_var[-1]:.3g}" in " ".join(
+        m.value for m in at.markdown
+    )
     assert len(at.get("download_button")) == 3
 
     at.button_group(key="ics:layer").set_value(1).run()
