@@ -8,11 +8,13 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from bn_demo.config import ACTIVATIONS, BN_PLACEMENTS, INITS, NORMS, ConfigError, TrainConfig
-from bn_demo.data import DataError
+from bn_demo.data import DataError, load_mnist
 from bn_demo.presets import IOFFE_2015, NOTE_NET
 from bn_demo.results import RunResult, save_runs
+from bn_demo.train import PairedTraining, compare_configs
 
 TRAIN_EXAMPLES = 60000
 PERCENTILE_QUANTITIES = ("p15", "p50", "p85")
@@ -48,8 +50,10 @@ def _add_training_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> 
     p.add_argument("--eval-every", type=int, default=d.eval_every, help="steps between evaluations (0: auto)")
     p.add_argument("--eval-size", type=int, default=d.eval_size, help="held-out test images used while training")
     p.add_argument("--record-every", type=int, default=d.record_every, help="steps between records (0: auto)")
+    p.add_argument("--max-records", type=int, default=d.max_records, help="bound on recorded steps (auto thinning)")
     p.add_argument("--tracked-unit", type=int, default=d.tracked_unit)
     p.add_argument("--noise-scale", type=float, default=d.noise_scale, help="noisy BN's shift strength")
+    p.add_argument("--data", help="MNIST .npz to use instead of the repository's data/mnist.npz")
     p.add_argument("--out", help="folder to write each run's tables (CSV) and summary.json into")
     p.add_argument("--json", action="store_true", help="print one line of JSON on stdout")
 
@@ -116,9 +120,16 @@ def _progress() -> tuple[Callable[[int, int], None], Callable[[], None]]:
     return update, bar.close
 
 
+def _check_out(folder: str) -> None:
+    """Make the output folder before training, so a bad --out fails at once rather than after the run."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out: cannot create the folder {folder} ({e.strerror or e})") from e
+
+
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # exits 2 with a one-line usage error on a bad option
-    from bn_demo.train import PairedTraining, compare_configs  # torch is imported only when needed
 
     try:
         if args.command == "train":
@@ -127,9 +138,12 @@ def run(argv: list[str] | None = None) -> int:
         else:
             config = config_from_args(args, IOFFE_2015 if args.command == "ioffe2015" else NOTE_NET)
             configs = compare_configs(config)
+        if args.out:
+            _check_out(args.out)
+        data = load_mnist(args.data)
         progress, close = _progress()
         try:
-            runs = PairedTraining(configs).run(progress=progress)
+            runs = PairedTraining(configs, data).run(progress=progress)
         finally:
             close()
     except (ConfigError, DataError) as e:

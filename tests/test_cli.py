@@ -1,5 +1,6 @@
 """The command line end to end, as a teacher would call it, on a small step budget."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -7,6 +8,9 @@ import sys
 import pandas as pd
 import pytest
 
+from bn_demo.cli import build_parser, config_from_args
+from bn_demo.config import TrainConfig
+from bn_demo.train import compare
 from tests.conftest import ROOT
 
 
@@ -16,8 +20,9 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_compare_prints_one_json_line_and_writes_tables(tmp_path):
-    done = cli("compare", "--steps", "20", "--batch-size", "64", "--eval-size", "200", "--json", "--out", str(tmp_path))
+def test_compare_prints_one_json_line_and_writes_tables(tmp_path, mnist):
+    args = ("--steps", "20", "--batch-size", "64", "--eval-size", "200", "--seed", "3", "--hidden", "64,32")
+    done = cli("compare", *args, "--json", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1
@@ -30,6 +35,33 @@ def test_compare_prints_one_json_line_and_writes_tables(tmp_path):
         history = pd.read_csv(tmp_path / name / "history.csv")
         assert history.step.tolist() == list(range(20))
         assert run["train_loss"] == pytest.approx(history.train_loss.tail(20).mean(), rel=1e-5)
+    # the same settings trained in this process: the options reached the engine unchanged
+    config = TrainConfig(steps=20, batch_size=64, eval_size=200, seed=3, hidden=(64, 32))
+    assert json.loads(lines[0])["config"] == config.to_dict()
+    here = compare(config, data=mnist)
+    for name, run in runs.items():
+        assert run["test_accuracy"] == pytest.approx(here[name].test_accuracy, abs=1e-3)
+
+
+def test_without_json_a_readable_table_is_printed():
+    done = cli("train", "--norm", "plain", "--steps", "5", "--eval-size", "100")
+    assert done.returncode == 0, done.stderr
+    header, row = done.stdout.strip().splitlines()
+    assert header.split()[:3] == ["run", "steps", "train"] and row.split()[:2] == ["plain", "5"]
+    assert row.split()[-1] == "ok"
+
+
+def test_every_setting_has_an_option_and_epochs_become_steps():
+    parser = build_parser()
+    for command in ("train", "compare", "ioffe2015"):
+        args = parser.parse_args([command])
+        settings = set(vars(args)) | ({"norm"} if command != "train" else set())
+        assert {f.name for f in dataclasses.fields(TrainConfig)} <= settings
+    args = parser.parse_args(["compare", "--epochs", "2", "--batch-size", "600", "--hidden", "100,50"])
+    config = config_from_args(args, TrainConfig())
+    assert config.steps == 2 * (60000 // 600) and config.hidden == (100, 50)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["compare", "--epochs", "1", "--steps", "5"])  # give one or the other
 
 
 def test_a_diverging_run_is_reported_not_crashed():
@@ -69,3 +101,17 @@ def test_a_bad_option_exits_non_zero_with_one_line_naming_it(args, named):
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and named in lines[0]
+
+
+def test_unreadable_data_or_output_folder_is_one_line(tmp_path):
+    corrupt = tmp_path / "mnist.npz"
+    corrupt.write_bytes(b"PK\x03\x04 truncated")
+    done = cli("compare", "--steps", "5", "--data", str(corrupt))
+    assert done.returncode != 0 and done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert "unreadable or incomplete" in line and "git checkout -- data/mnist.npz" in line
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    done = cli("compare", "--steps", "5", "--out", str(blocker / "runs"))
+    (line,) = done.stderr.strip().splitlines()
+    assert done.returncode != 0 and line.startswith("error: --out")
