@@ -43,6 +43,21 @@ def test_a_corrupt_file_gives_one_clear_message(tmp_path, content):
         load_mnist(str(bad))
 
 
+@pytest.mark.parametrize("damage", ["truncated", "missing y_test"])
+def test_a_truncated_or_incomplete_npz_gives_one_clear_message(tmp_path, damage):
+    arrays = {"x_train": np.zeros((100, 28, 28), np.uint8), "y_train": np.zeros(100, np.uint8)}
+    arrays |= {"x_test": np.zeros((10, 28, 28), np.uint8), "y_test": np.zeros(10, np.uint8)}
+    path = tmp_path / "mnist.npz"
+    if damage == "missing y_test":
+        del arrays["y_test"]
+    np.savez(path, **arrays)
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:40_000])  # the zip directory at the end is lost
+    with pytest.raises(DataError, match="unreadable or incomplete") as e:
+        load_mnist(str(path))
+    assert "git checkout -- data/mnist.npz" in str(e.value)
+
+
 def test_a_file_with_wrong_shapes_is_refused(tmp_path):
     bad = tmp_path / "mnist.npz"
     arrays = {"x_train": np.zeros((100, 28, 28), np.uint8), "y_train": np.zeros(99, np.uint8)}
