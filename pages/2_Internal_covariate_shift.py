@@ -92,10 +92,10 @@ def draw(runs: dict[str, RunResult], status: JobStatus) -> None:
         st.markdown(
             f"In the BN run, BN's input — the Linear layer's output — still changes as the weights learn: averaged "
             f"over layer {layer}'s units, its batch variance went from {before['var'].iloc[0]:.3g} to "
-            f"{before['var'].iloc[-1]:.3g} and its batch mean from {before['mean'].iloc[0]:.3g} to "
-            f"{before['mean'].iloc[-1]:.3g}. BN's output, the input of the nonlinearity, is what is normalised: "
-            f"variance {after['var'].iloc[0]:.3g} → {after['var'].iloc[-1]:.3g}, mean {after['mean'].iloc[0]:.3g} → "
-            f"{after['mean'].iloc[-1]:.3g} (only γ and β, learned slowly, move it). For unit {unit}, the median "
+            f"{before['var'].iloc[-1]:.3g} and its batch mean from {before['mean'].iloc[0]:.3f} to "
+            f"{before['mean'].iloc[-1]:.3f}. BN's output, the input of the nonlinearity, is what is normalised: "
+            f"variance {after['var'].iloc[0]:.3g} → {after['var'].iloc[-1]:.3g}, mean {after['mean'].iloc[0]:.3f} → "
+            f"{after['mean'].iloc[-1]:.3f} (only γ and β, learned slowly, move it). For unit {unit}, the median "
             f"moved by {moved_in['median_moved']:+.3f} before BN and {moved_out['median_moved']:+.3f} after it."
         )
         st.plotly_chart(
