@@ -89,36 +89,37 @@ def training_curves(runs: Runs, title: str = "Loss and accuracy while training")
         for col, (train_col, test_col, fmt) in enumerate(
             [("train_loss", "loss", ".4f"), ("train_accuracy", "accuracy", ".1%")], start=1
         ):
-            fig.add_trace(
-                go.Scatter(
-                    x=history["step"].to_numpy(),
-                    y=history[train_col].to_numpy(),
-                    mode="lines",
-                    name=f"{lab} · training batch",
-                    legendgroup=name,
-                    showlegend=col == 1,
-                    line={"color": c, "width": 1},
-                    opacity=0.45,
-                    hovertemplate=f"{lab} batch: %{{y:{fmt}}}<extra></extra>",
+            curves = [  # (table, column, kind, hover word, style): thin batch values, bold test evaluations
+                (
+                    history,
+                    train_col,
+                    "training batch",
+                    "batch",
+                    {"mode": "lines", "line": {"width": 1}, "opacity": 0.45},
                 ),
-                row=1,
-                col=col,
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=tests["step"].to_numpy(),
-                    y=tests[test_col].to_numpy(),
-                    mode="lines+markers",
-                    name=f"{lab} · test",
-                    legendgroup=name,
-                    showlegend=col == 1,
-                    line={"color": c, "width": 2.5},
-                    marker={"size": 6},
-                    hovertemplate=f"{lab} test: %{{y:{fmt}}}<extra></extra>",
+                (
+                    tests,
+                    test_col,
+                    "test",
+                    "test",
+                    {"mode": "lines+markers", "line": {"width": 2.5}, "marker": {"size": 6}},
                 ),
-                row=1,
-                col=col,
-            )
+            ]
+            for table, column, kind, word, style in curves:
+                style["line"] = {**style["line"], "color": c}
+                fig.add_trace(
+                    go.Scatter(
+                        x=table["step"].to_numpy(),
+                        y=table[column].to_numpy(),
+                        name=f"{lab} · {kind}",
+                        legendgroup=name,
+                        showlegend=col == 1,
+                        hovertemplate=f"{lab} {word}: %{{y:{fmt}}}<extra></extra>",
+                        **style,
+                    ),
+                    row=1,
+                    col=col,
+                )
         if run.diverged and run.diverged_at is not None:
             last = history["train_loss"].iloc[-1] if len(history) else 1.0
             _diverged_marks(fig, name, run, float(last), 1)
@@ -181,42 +182,30 @@ def _bands(panels: list[tuple[str, str, pd.DataFrame]], title: str, y_title: str
     for col, (subtitle, name, wide) in enumerate(panels, start=1):
         steps, c = wide.index.to_numpy(), color(name)
         common = {"x": steps, "mode": "lines", "legendgroup": subtitle}
-        fig.add_trace(
-            go.Scatter(
-                y=wide["p85"].to_numpy(),
-                line={"color": c, "width": 0.5},
-                name=f"{subtitle}: 85th percentile",
-                showlegend=False,
-                hovertemplate="85th: %{y:.4f}<extra></extra>",
-                **common,
+        band = [  # the 85th first: the 15th fills up to it ("tonexty")
+            ("p85", f"{subtitle}: 85th percentile", "85th", {"width": 0.5}, {"showlegend": False}),
+            (
+                "p15",
+                f"{subtitle}: 15th–85th percentile",
+                "15th",
+                {"width": 0.5},
+                {"fill": "tonexty", "fillcolor": _fill(c)},
             ),
-            row=1,
-            col=col,
-        )
-        fig.add_trace(
-            go.Scatter(
-                y=wide["p15"].to_numpy(),
-                line={"color": c, "width": 0.5},
-                fill="tonexty",
-                fillcolor=_fill(c),
-                name=f"{subtitle}: 15th–85th percentile",
-                hovertemplate="15th: %{y:.4f}<extra></extra>",
-                **common,
-            ),
-            row=1,
-            col=col,
-        )
-        fig.add_trace(
-            go.Scatter(
-                y=wide["p50"].to_numpy(),
-                line={"color": c, "width": 2.5},
-                name=f"{subtitle}: median",
-                hovertemplate="median: %{y:.4f}<extra></extra>",
-                **common,
-            ),
-            row=1,
-            col=col,
-        )
+            ("p50", f"{subtitle}: median", "median", {"width": 2.5}, {}),
+        ]
+        for quantity, name_, hover, line, extra in band:
+            fig.add_trace(
+                go.Scatter(
+                    y=wide[quantity].to_numpy(),
+                    line={"color": c, **line},
+                    name=name_,
+                    hovertemplate=f"{hover}: %{{y:.4f}}<extra></extra>",
+                    **common,
+                    **extra,
+                ),
+                row=1,
+                col=col,
+            )
     _legend_below(titled(fig, title, STEP_AXIS, "", height=400))
     fig.update_yaxes(title_text=y_title, row=1, col=1)
     return fig

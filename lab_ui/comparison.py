@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from bn_demo import figures, tables
-from bn_demo.config import ACTIVATIONS, INITS, TrainConfig
+from bn_demo.config import ACTIVATIONS, INITS, ConfigError, TrainConfig
 from bn_demo.jobs import MAX_STEP_RUNS, training_work
 from bn_demo.results import RunResult
 from bn_demo.style import label
@@ -52,6 +52,15 @@ def configs_from(settings: dict, **extra) -> dict[str, TrainConfig]:
         **extra,
     )
     return {norm: base.with_(norm=norm) for norm in NORM_CHOICES[settings["bn"]]}
+
+
+def configs_or_stop(settings: dict, **extra) -> dict[str, TrainConfig]:
+    """`configs_from`, or the page stops with a message naming the setting that cannot be trained."""
+    try:
+        return configs_from(settings, **extra)
+    except ConfigError as e:
+        st.error(f"These settings cannot be trained: {e}.")
+        st.stop()
 
 
 def train_controls(page: str, configs: dict[str, TrainConfig]) -> None:

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from bn_demo import figures
-from bn_demo.config import ConfigError
 from bn_demo.jobs import JobStatus
 from bn_demo.results import RunResult
 from bn_demo.style import PNG_CONFIG, label
@@ -21,11 +20,7 @@ st.markdown(
 )
 live.require_data()
 settings = settings_panel(PAGE, comparison.comparison_params())
-try:
-    configs = comparison.configs_from(settings)
-except ConfigError as e:
-    st.error(f"These settings cannot be trained: {e}.")
-    st.stop()
+configs = comparison.configs_or_stop(settings)
 comparison.train_controls(PAGE, configs)
 if live.current(PAGE) is None:
     st.info("Press **▶ Train**: the loss, accuracy and layer statistics appear here live while it trains.")

@@ -4,7 +4,6 @@ layers below it learn, with and without BN (Ioffe & Szegedy 2015, Figure 1, on t
 import streamlit as st
 
 from bn_demo import figures
-from bn_demo.config import ConfigError
 from bn_demo.jobs import JobStatus
 from bn_demo.results import RunResult
 from bn_demo.style import PNG_CONFIG, label
@@ -30,11 +29,7 @@ settings = settings_panel(
         Param("unit", "Tracked unit", 0, low=0, high=comparison.WIDTH - 1, help="Whose percentiles are recorded"),
     ],
 )
-try:
-    configs = comparison.configs_from({**settings, "bn": "both"}, tracked_unit=settings["unit"])
-except ConfigError as e:
-    st.error(f"These settings cannot be trained: {e}.")
-    st.stop()
+configs = comparison.configs_or_stop({**settings, "bn": "both"}, tracked_unit=settings["unit"])
 comparison.train_controls(PAGE, configs)
 if live.current(PAGE) is None:
     st.info("Press **▶ Train**: the layer's input distributions appear here live while it trains.")
