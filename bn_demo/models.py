@@ -16,6 +16,7 @@ from torch import nn
 from bn_demo.config import TrainConfig
 
 N_INPUTS, N_CLASSES = 784, 10
+NOISE_SEED_STRIDE = 1_000_003  # between the noise seeds of consecutive hidden layers
 ACTIVATION_MODULES = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
@@ -69,14 +70,15 @@ class NoisyBatchNorm1d(BatchNorm1d):
 class HiddenBlock(nn.Module):
     """Linear -> [BN] -> activation -> [BN], with BN placed before (the note) or after the activation."""
 
-    def __init__(self, n_in: int, n_out: int, config: TrainConfig) -> None:
+    def __init__(self, n_in: int, n_out: int, config: TrainConfig, index: int = 0) -> None:
         super().__init__()
         self.linear = nn.Linear(n_in, n_out)
         self.norm: nn.BatchNorm1d | None = None
         if config.norm == "bn":
             self.norm = BatchNorm1d(n_out)
         elif config.norm == "noisy_bn":
-            self.norm = NoisyBatchNorm1d(n_out, config.noise_scale, config.seed)
+            # a seed per layer: each layer's noise is drawn independently of the others'
+            self.norm = NoisyBatchNorm1d(n_out, config.noise_scale, config.seed + NOISE_SEED_STRIDE * index)
         self.bn_before_activation = config.bn_placement == "before"
         self.activation = ACTIVATION_MODULES[config.activation]()
         self.activation_input: torch.Tensor | None = None  # (B, n_out), the input of the nonlinearity
@@ -101,7 +103,8 @@ class MLP(nn.Module):
     def __init__(self, config: TrainConfig) -> None:
         super().__init__()
         widths = (N_INPUTS, *config.hidden)
-        self.blocks = nn.ModuleList(HiddenBlock(a, b, config) for a, b in zip(widths[:-1], widths[1:], strict=True))
+        pairs = enumerate(zip(widths[:-1], widths[1:], strict=True))
+        self.blocks = nn.ModuleList(HiddenBlock(a, b, config, i) for i, (a, b) in pairs)
         self.head = nn.Linear(widths[-1], N_CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, 784) -> logits (B, 10)

@@ -22,6 +22,8 @@ from bn_demo.recorder import Recorder, layer_floats
 from bn_demo.results import RunResult
 
 ProgressFn = Callable[[int, int], None]  # (steps done, steps in all)
+# (step, x, y, active trainers by name), called before they step on the batch (x, y): for probes
+StepHook = Callable[[int, torch.Tensor, torch.Tensor, dict[str, "Trainer"]], None]
 FINAL_TRAIN_LOSS_WINDOW = 20  # recorded steps averaged into a run's final training loss
 DIVERGED_LOSS = 1000.0  # ~430x the loss of a uniform guess (ln 10): the run has blown up
 
@@ -190,7 +192,9 @@ class PairedTraining:
         self.step = 0
         self.stopped = False
 
-    def run(self, progress: ProgressFn | None = None, stop: threading.Event | None = None) -> dict[str, RunResult]:
+    def run(
+        self, progress: ProgressFn | None = None, stop: threading.Event | None = None, on_step: StepHook | None = None
+    ) -> dict[str, RunResult]:
         c = self.config
         eval_every = c.effective_eval_every
         for step, index in enumerate(batch_indices(len(self.data.y_train), c.batch_size, c.steps, c.seed)):
@@ -204,6 +208,8 @@ class PairedTraining:
                 for t in active:
                     t.evaluate(step)
             x, y = self.data.batch("train", index)
+            if on_step is not None:
+                on_step(step, x, y, {t.name: t for t in active})
             for t in active:
                 t.step(x, y, step)
             self.step = step + 1

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bn_demo.config import TrainConfig
+from bn_demo.landscape import MULTIPLIERS, QUANTITIES, probe_landscape, ranges
+from bn_demo.models import build_model
+from tests.numpy_net import batch, loss_and_grads, parameters, sgd_step
+
+LR = 0.3
+
+
+def flat(grads) -> np.ndarray:
+    return np.concatenate([np.concatenate([gw.ravel(), gb.ravel()]) for gw, gb in grads])
+
+
+def test_loss_and_gradient_change_match_numpy_along_the_gradient():
+    model = build_model(TrainConfig(norm="plain", hidden=(6, 4), activation="tanh", init="gaussian", init_std=0.3))
+    x, y = batch(16)
+    multipliers = (0.0, 0.5, 1.0, 4.0)
+    probe = probe_landscape(model, x, y, LR, multipliers)
+    params = parameters(model)
+    xn, yn = x.double().numpy(), y.numpy()
+    loss0, grads = loss_and_grads(params, xn, yn)
+    g = flat(grads)
+    for row, m in zip(probe.itertuples(), multipliers, strict=True):
+        s = m * LR
+        loss, moved = loss_and_grads(sgd_step(params, grads, s, range(len(params))), xn, yn)
+        change = np.linalg.norm(flat(moved) - g)
+        assert row.step_size == pytest.approx(s)
+        assert row.loss == pytest.approx(loss, rel=1e-5)
+        assert row.grad_change == pytest.approx(change, rel=1e-3, abs=1e-7)
+        if m:
+            assert row.beta == pytest.approx(change / (s * np.linalg.norm(g)), rel=1e-3)
+    first = probe.iloc[0]
+    assert first.loss == pytest.approx(loss0, rel=1e-5)
+    assert first.grad_change == 0 and np.isnan(first.beta)  # no step: same gradient, ratio undefined
+    assert probe.loss.iloc[1] < loss0  # a small step down the gradient lowers the loss
+
+
+@pytest.mark.parametrize("norm", ["bn", "noisy_bn"])
+def test_probe_uses_batch_statistics_and_leaves_the_model_unchanged(norm):
+    model = build_model(TrainConfig(norm=norm, hidden=(16, 8)))
+    x, y = batch(32)
+    model.train()
+    noise = [b.norm.noise_generator.get_state() for b in model.blocks if norm == "noisy_bn"]
+    with torch.no_grad():
+        expected = F.cross_entropy(model(x), y).item()  # train mode: batch statistics (and a noise draw)
+    for b, state in zip(model.blocks, noise, strict=False):
+        b.norm.noise_generator.set_state(state)
+    model.eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    probe = probe_landscape(model, x, y, LR, (0.0, *MULTIPLIERS))
+    assert probe.loss.iloc[0] == pytest.approx(expected, rel=1e-6)
+    assert probe.grad_change.iloc[0] == 0
+    assert not model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(torch.equal(s, b.norm.noise_generator.get_state()) for s, b in zip(noise, model.blocks, strict=False))
+
+
+def test_ranges_are_the_min_and_max_over_step_sizes():
+    model = build_model(TrainConfig(norm="bn", hidden=(16,)))
+    probe = probe_landscape(model, *batch(32), LR)
+    assert list(probe.multiplier) == list(MULTIPLIERS)
+    table = ranges(probe).set_index("quantity")
+    assert list(table.index) == list(QUANTITIES)
+    for q in QUANTITIES:
+        assert table.loc[q, "min"] == probe[q].min() and table.loc[q, "max"] == probe[q].max()
+    assert table.loc["loss", "min"] < table.loc["loss", "max"]
