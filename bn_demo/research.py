@@ -160,13 +160,3 @@ def first_step_reaching(run: RunResult, accuracy: float) -> int | None:
     """First evaluation step (held-out images, eval mode) at which `run` reached `accuracy`."""
     evals = run.evals[(run.evals["mode"] == "eval") & (run.evals["accuracy"] >= accuracy)]
     return int(evals["step"].min()) if len(evals) else None
-
-
-def accuracy_table(runs: dict[str, RunResult], targets: tuple[float, ...]) -> pd.DataFrame:
-    """run, final test accuracy, and the first step reaching each target accuracy (None: never)."""
-    rows = []
-    for name, run in runs.items():
-        row = {"run": name, "test_accuracy": run.test_accuracy, "diverged": run.diverged}
-        row |= {f"steps_to_{t:.0%}": first_step_reaching(run, t) for t in targets}
-        rows.append(row)
-    return pd.DataFrame(rows)

@@ -121,14 +121,10 @@ def test_noisy_bn_inputs_jitter_more_than_bn_inputs(mnist):
         assert table.loc[("noisy_bn", q), "jitter"] > 2 * table.loc[("bn", q), "jitter"]
 
 
-def test_accuracy_table_finds_the_first_evaluation_reaching_each_target():
-    runs = {
-        "bn": fake_run("bn", {"p50": [0, 1]}, [(0, 0.1), (10, 0.92), (20, 0.95)]),
-        "plain": fake_run("plain", {"p50": [0, 1]}, [(0, 0.1), (10, 0.5), (20, 0.91)]),
-    }
-    table = research.accuracy_table(runs, (0.9, 0.95)).set_index("run")
-    assert table.loc["bn", "steps_to_90%"] == 10 and table.loc["bn", "steps_to_95%"] == 20
-    assert table.loc["plain", "steps_to_90%"] == 20 and pd.isna(table.loc["plain", "steps_to_95%"])
+def test_first_step_reaching_is_the_first_evaluation_at_or_above_the_target():
+    run = fake_run("bn", {"p50": [0, 1]}, [(0, 0.1), (10, 0.92), (20, 0.95)])
+    assert research.first_step_reaching(run, 0.9) == 10 and research.first_step_reaching(run, 0.95) == 20
+    assert research.first_step_reaching(run, 0.96) is None
 
 
 def test_probed_job_reports_progress_and_returns_probes(mnist):
@@ -139,4 +135,3 @@ def test_probed_job_reports_progress_and_returns_probes(mnist):
     assert status.state == "done" and status.done == config.steps
     result = job.peek()
     assert set(result.runs) == {"bn", "plain"} and sorted(set(result.probes.step)) == [0, 5, 9]
-
