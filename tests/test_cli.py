@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from bn_demo.cli import build_parser, config_from_args
+from bn_demo.cli import run as run_in_process
 from bn_demo.config import TrainConfig
 from bn_demo.train import compare
 from tests.conftest import ROOT
@@ -94,24 +95,37 @@ def test_ioffe2015_reports_percentiles_of_the_tracked_unit(tmp_path):
         (["train", "--batch-size", "1"], "batch_size"),
         (["compare", "--hidden", "a,b"], "--hidden"),
         (["compare", "--epochs", "-2"], "epochs"),
+        (["compare", "--tracked-unit", "300"], "tracked_unit"),
+        (["compare", "--bogus"], "--bogus"),
     ],
 )
-def test_a_bad_option_exits_non_zero_with_one_line_naming_it(args, named):
-    done = cli(*args)
-    assert done.returncode != 0
-    lines = done.stderr.strip().splitlines()
+def test_a_bad_option_exits_non_zero_with_one_line_naming_it(args, named, capsys):
+    try:
+        code = run_in_process(args)
+    except SystemExit as e:  # argparse's own errors
+        code = e.code
+    err = capsys.readouterr().err
+    assert code != 0
+    lines = err.strip().splitlines()
     assert len(lines) == 1 and named in lines[0]
 
 
-def test_unreadable_data_or_output_folder_is_one_line(tmp_path):
+def test_bad_options_end_the_real_command_with_one_line_and_no_traceback(tmp_path):
+    done = cli("compare", "--lr", "-1")
+    assert (
+        done.returncode == 2 and done.stderr.strip() == "error: lr: -1.0 is out of range; valid range is 1e-06 to 100.0"
+    )
     corrupt = tmp_path / "mnist.npz"
     corrupt.write_bytes(b"PK\x03\x04 truncated")
     done = cli("compare", "--steps", "5", "--data", str(corrupt))
     assert done.returncode != 0 and done.stdout == ""
     (line,) = done.stderr.strip().splitlines()
     assert "unreadable or incomplete" in line and "git checkout -- data/mnist.npz" in line
+
+
+def test_an_unwritable_output_folder_is_refused_before_training(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    done = cli("compare", "--steps", "5", "--out", str(blocker / "runs"))
-    (line,) = done.stderr.strip().splitlines()
-    assert done.returncode != 0 and line.startswith("error: --out")
+    assert run_in_process(["compare", "--steps", "5", "--out", str(blocker / "runs")]) != 0
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: --out: cannot create the folder")
