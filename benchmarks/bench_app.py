@@ -26,29 +26,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.browser_support import (
-    CHART,
-    FINISHED,
-    ROOT,
-    RUN_BUTTON,
-    VIEWPORT,
-    chromium,
-    missing,
-    open_app,
-    page_paths,
-    streamlit_server,
-)
+from tests import browser_support as web
 
-FIRST_PAINT = f"[data-testid='stMarkdown'], {CHART}"
+FIRST_PAINT = f"[data-testid='stMarkdown'], {web.CHART}"
 TRIVIAL_PAGE = 'import streamlit as st\n\nst.markdown("Hello")\n'
 TRAIN_PAGE = "1_Train_and_compare"
-PROGRESS = "[data-testid='stProgress']"
 TARGETS = {"first chart after ▶ Train": 1.0, "default comparison finished": 10.0}
 
 
 def first_paint(browser, url: str) -> float:
     """Seconds from navigation to the first markdown or chart on screen, in a fresh session."""
-    context = browser.new_context(viewport=VIEWPORT)
+    context = browser.new_context(viewport=web.VIEWPORT)
     page = context.new_page()
     start = time.perf_counter()
     page.goto(url, wait_until="commit")
@@ -63,22 +51,22 @@ def train_timings(browser, url: str, home: str | None) -> tuple[float, float, fl
     finished; the page's own "Finished in …" line (the server's training time). With `home`, the student's
     path: the home page was open first, so the browser has Plotly's script cached; without it, the first
     chart also waits for Plotly's script to be fetched and parsed."""
-    context = browser.new_context(viewport=VIEWPORT)
+    context = browser.new_context(viewport=web.VIEWPORT)
     page = context.new_page()
     if home is not None:
-        open_app(page, home)
-        page.locator(f"{CHART} .main-svg").first.wait_for(state="visible", timeout=60_000)
-    open_app(page, url)
-    assert page.locator(CHART).count() == 0, "a chart was already on the page: this request was trained before"
+        web.open_app(page, home)
+        page.locator(f"{web.CHART} .main-svg").first.wait_for(state="visible", timeout=60_000)
+    web.open_app(page, url)
+    assert page.locator(web.CHART).count() == 0, "a chart was already on the page: this request was trained before"
     start = time.perf_counter()
-    page.locator(RUN_BUTTON).click()
-    page.locator(PROGRESS).first.wait_for(state="visible", timeout=120_000)
+    page.locator(web.RUN_BUTTON).click()
+    page.locator(web.PROGRESS).first.wait_for(state="visible", timeout=120_000)
     progress = time.perf_counter() - start
-    page.locator(f"{CHART} .main-svg").first.wait_for(state="visible", timeout=120_000)
+    page.locator(f"{web.CHART} .main-svg").first.wait_for(state="visible", timeout=120_000)
     chart = time.perf_counter() - start
-    page.locator(FINISHED).wait_for(state="visible", timeout=300_000)
+    page.locator(web.FINISHED).wait_for(state="visible", timeout=300_000)
     finished = time.perf_counter() - start
-    own = page.locator(FINISHED).inner_text().strip()
+    own = page.locator(web.FINISHED).inner_text().strip()
     context.close()
     return progress, chart, finished, own
 
@@ -90,7 +78,7 @@ def home_imports_torch() -> bool:
         "at = AppTest.from_file('app.py', default_timeout=60).run(); "
         "assert not at.exception, at.exception; print('torch' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=web.ROOT, capture_output=True, text=True, check=True)
     return out.stdout.strip().splitlines()[-1] == "True"
 
 
@@ -102,21 +90,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    if (reason := missing()) is not None:
+    if (reason := web.missing()) is not None:
         sys.exit(f"Cannot run: {reason}")
 
     with tempfile.TemporaryDirectory() as tmp:
         trivial = Path(tmp) / "trivial.py"
         trivial.write_text(TRIVIAL_PAGE)
-        servers = streamlit_server(trivial, cwd=Path(tmp)), streamlit_server(ROOT / "app.py")
-        with servers[0] as base, servers[1] as app, chromium() as b:
+        servers = web.streamlit_server(trivial, cwd=Path(tmp)), web.streamlit_server(web.ROOT / "app.py")
+        with servers[0] as base, servers[1] as app, web.chromium() as b:
             home_cold = first_paint(b, app + "/")  # the server's first session: imports the app's modules
             trivial_cold = first_paint(b, base + "/")
             home, baseline = [], []
             for _ in range(args.repeats):  # interleaved, so that load from other processes hits both alike
                 home.append(first_paint(b, app + "/"))
                 baseline.append(first_paint(b, base + "/"))
-            train_url = app + page_paths()[TRAIN_PAGE]
+            train_url = app + web.page_paths()[TRAIN_PAGE]
             runs = [train_timings(b, f"{train_url}?seed={seed}", app + "/") for seed in range(args.repeats)]
             cold = [train_timings(b, f"{train_url}?seed={100 + seed}", None)[1] for seed in range(args.repeats)]
     torch_imported = home_imports_torch()

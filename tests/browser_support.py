@@ -29,6 +29,7 @@ IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 CHART = ".js-plotly-plot"
 FINISHED = ".st-key-run-finished"
 RUN_BUTTON = ".st-key-run button"
+PROGRESS = "[data-testid='stProgress']"
 ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
 
 

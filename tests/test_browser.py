@@ -15,6 +15,7 @@ import pytest
 from tests.browser_support import (
     CHART,
     FINISHED,
+    PROGRESS,
     ROOT,
     RUN_BUTTON,
     VIEWPORT,
@@ -35,7 +36,6 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 STEPS = 150  # per run, instead of each lesson's default
 RUN_TIMEOUT = 90
-PROGRESS = "[data-testid='stProgress']"
 
 
 @pytest.fixture(scope="module")
