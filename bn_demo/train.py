@@ -95,14 +95,15 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=False)
         loss.backward()
         if record:  # before the update: the statistics of the batch the loss was computed on
-            self._record(step, loss.detach(), logits.detach(), y)
+            self._record(step, loss, logits, y)
         self.optimizer.step()
         self.steps_done = step + 1
         self.seconds += time.perf_counter() - t0
 
     @torch.no_grad()
     def _record(self, step: int, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
-        """Raw per-unit statistics only (see recorder.py): a few tensor ops per layer, no .item()."""
+        """Raw per-unit statistics only (see recorder.py): a few tensor ops per layer, no .item().
+        Under no_grad, so loss and logits need no detach()."""
         unit, average = self.config.tracked_unit, self.batch_average
         parts = []
         for block in self.model.blocks:
@@ -112,7 +113,7 @@ class Trainer:
                 b = block.bn_input
                 norm = block.norm  # BN's own batch statistics: no need to compute them again
                 parts += [norm.batch_mean, norm.batch_invstd, b[:, unit], norm.running_mean, norm.running_var]
-        correct = (logits.argmax(dim=1) == y).sum()
+        correct = (logits.argmax(dim=1) == y).sum(dtype=torch.float32)  # float: stack needs no conversion
         # squared norms by BLAS dot: torch._foreach_norm here slows the next zero_grad down by ~40 µs
         squares = [torch.dot(t, t) for t in [w.grad.view(-1) for w in self.weights] + self.flat_weights]
         self.recorder.record_step(step, [loss, correct, *squares], parts)
