@@ -63,6 +63,7 @@ class Job:
         self._started: float | None = None
         self._error: str | None = None
         self._lock = threading.Lock()
+        self._progressed = threading.Event()  # set by the first report, or when the job ends
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> Job:
@@ -70,6 +71,12 @@ class Job:
         return self
 
     def _run(self) -> None:
+        try:
+            self._run_gated()
+        finally:
+            self._progressed.set()
+
+    def _run_gated(self) -> None:
         with self.gate:
             with self._lock:
                 if self.stop_event.is_set():
@@ -89,6 +96,7 @@ class Job:
     def report(self, done: int, total: int) -> None:
         with self._lock:
             self._done, self._total = done, total
+        self._progressed.set()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -96,6 +104,11 @@ class Job:
     def wait(self, timeout: float | None = None) -> JobStatus:
         self.thread.join(timeout)
         return self.status()
+
+    def wait_for_progress(self, timeout: float) -> bool:
+        """Block up to `timeout` s for a first reported step (or the end): a page that has just pressed
+        Train can then draw its first chart at once instead of one refresh interval later."""
+        return self._progressed.wait(timeout)
 
     def peek(self) -> Any:
         """The finished result, or the partial one while it trains (None before any)."""

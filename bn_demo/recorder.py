@@ -145,9 +145,7 @@ class Recorder:
             snapshots = list(self.snapshots)
         n_linear = len(self.buffers) + 1
         grad_norms, weight_norms = np.sqrt(scalars[:, 2 : 2 + n_linear]), np.sqrt(scalars[:, 2 + n_linear :])
-        history = pd.DataFrame(
-            {"step": steps, "train_loss": scalars[:, 0], "train_accuracy": scalars[:, 1] / self.batch_size}
-        )
+        history = self._history(steps, scalars)
         per_layer = [b.quantities(rows, self.batch_size) for b in self.buffers]
         params = [
             {"grad_norm": grad_norms[:, j], "update_ratio": self.lr * grad_norms[:, j] / weight_norms[:, j]}
@@ -161,6 +159,19 @@ class Recorder:
             "snapshots": _snapshot_frame(snapshots),
             "units": self._unit_frame(steps, rows),
         }
+
+    def history(self) -> pd.DataFrame:
+        """The training-loss history alone: cheap enough to read twice a second beside training."""
+        with self.lock:
+            n = self.count
+            steps, scalars = self.steps[:n].numpy().copy(), self.scalars[:n, :2].numpy().copy()
+        return self._history(steps, scalars)
+
+    def _history(self, steps: np.ndarray, scalars: np.ndarray) -> pd.DataFrame:
+        """Loss and accuracy of each recorded batch (the recorder keeps the number correct)."""
+        return pd.DataFrame(
+            {"step": steps, "train_loss": scalars[:, 0], "train_accuracy": scalars[:, 1] / self.batch_size}
+        )
 
     def _unit_frame(self, steps: np.ndarray, rows: np.ndarray) -> pd.DataFrame:
         """Every unit's batch mean and variance at up to UNIT_TABLE_STEPS evenly spaced records."""

@@ -20,7 +20,7 @@ from bn_demo.config import ConfigError, TrainConfig
 from bn_demo.data import MNIST
 from bn_demo.jobs import Job
 from bn_demo.results import RunResult
-from bn_demo.train import PairedTraining, ProgressFn, Trainer, compare_configs
+from bn_demo.train import PairedTraining, ProgressFn, compare_configs
 
 NORMS = ("bn", "plain")
 MAX_POINTS = 12  # values per sweep: beyond this the small multiples stop being readable
@@ -223,27 +223,8 @@ class SweepRunner:
         with self.lock:
             runs, analyses, training = list(self.result.runs), list(self.result.analyses), self.training
         if training is not None:
-            runs.append({name: _live_run(t) for name, t in training.trainers.items()})
+            runs.append({name: t.partial_result(history_only=True) for name, t in training.trainers.items()})
         return SweepResult(self.sweep, runs, analyses, self.result.stopped)
-
-
-def _live_run(trainer: Trainer) -> RunResult:
-    """A run in progress with its training-loss history only: Trainer.partial_result builds every table
-    (distributions, units, ...), too slow to call twice a second beside a training thread."""
-    rec = trainer.recorder
-    with rec.lock:
-        n = rec.count
-        steps, scalars = rec.steps[:n].numpy().copy(), rec.scalars[:n].numpy().copy()
-    history = pd.DataFrame({"step": steps, "train_loss": scalars[:, 0], "train_accuracy": scalars[:, 1]})
-    return RunResult(
-        name=trainer.name,
-        config=trainer.config,
-        steps=trainer.steps_done,
-        seconds=trainer.seconds,
-        diverged=not trainer.active,
-        diverged_at=trainer.diverged_at,
-        tables={"history": history},
-    )
 
 
 def sweep_work(sweep: Sweep, data: MNIST | None = None, analyse: Analysis | None = None) -> Callable[[Job], Any]:

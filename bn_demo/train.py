@@ -164,8 +164,10 @@ class Trainer:
                 run.test_loss, run.test_accuracy = self._loss_accuracy(x, y)
         return run
 
-    def partial_result(self) -> RunResult:
-        """What is recorded so far, for live charts; no final test-set evaluation."""
+    def partial_result(self, history_only: bool = False) -> RunResult:
+        """What is recorded so far, for live charts; no final test-set evaluation. `history_only`
+        skips every table but the loss history, for sweeps that redraw many runs twice a second."""
+        tables = {"history": self.recorder.history()} if history_only else self.recorder.frames()
         return RunResult(
             name=self.name,
             config=self.config,
@@ -173,7 +175,7 @@ class Trainer:
             seconds=self.seconds,
             diverged=not self.active,
             diverged_at=self.diverged_at,
-            tables=self.recorder.frames(),
+            tables=tables,
         )
 
 

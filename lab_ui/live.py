@@ -18,6 +18,7 @@ from bn_demo.data import DataError, load_mnist
 from bn_demo.jobs import Job, JobRegistry, JobStatus, check_budget
 
 REFRESH_SECONDS = 0.5
+FIRST_STEP_WAIT_SECONDS = 0.8  # a run just started usually reports its first step well within this
 
 
 @st.cache_resource
@@ -90,6 +91,7 @@ def live_panel(page: str, draw: Callable[[Any, JobStatus], None], unit: str = "s
 
     @st.fragment(run_every=REFRESH_SECONDS if running else None)
     def panel() -> None:
+        job.wait_for_progress(FIRST_STEP_WAIT_SECONDS)  # returns at once after the first step
         status = job.status()
         if not job.finished:
             cols = st.columns([5, 1])

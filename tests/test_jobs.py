@@ -67,3 +67,20 @@ def test_budget_refuses_a_request_past_the_limit_and_names_it():
     check_budget(1000, 2, limit=2000)
     with pytest.raises(ConfigError, match="budget of 2,000"):
         check_budget(1001, 2, limit=2000)
+
+
+def test_waiting_for_progress_returns_at_the_first_report_or_the_end():
+    reported, release = threading.Event(), threading.Event()
+
+    def work(job):
+        release.wait(10)
+        job.report(1, 2)
+        reported.set()
+        release.wait(10)
+
+    job = JobRegistry().submit("w", work, total=2)
+    assert not job.wait_for_progress(0.05)  # nothing reported yet: waits out its timeout
+    release.set()
+    assert job.wait_for_progress(10) and reported.is_set() and job.status().done >= 1
+    failed = JobRegistry().submit("f", lambda job: 1 / 0, total=1)
+    assert failed.wait_for_progress(10)  # a job that ends without reporting also wakes the waiter

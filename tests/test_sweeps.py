@@ -135,3 +135,5 @@ def test_live_partial_history_equals_the_recorded_history(mnist, tiny):
     assert live.steps == full.steps == 12
     np.testing.assert_array_equal(live.history["train_loss"], full.history["train_loss"])
     np.testing.assert_array_equal(live.history["step"], full.history["step"])
+    np.testing.assert_array_equal(live.history["train_accuracy"], full.history["train_accuracy"])
+    assert live.history["train_accuracy"].between(0, 1).all()  # a fraction of the batch, not a count
