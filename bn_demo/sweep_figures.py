@@ -104,16 +104,16 @@ def _facets(n: int) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
-def curves_figure(curves: pd.DataFrame, points: pd.DataFrame, setting: str, title: str) -> go.Figure:
-    """Training loss against step, one small panel per swept value with BN and no BN in each; a diverged
-    run ends with an "x" at the step it blew up (drawn at its last recorded loss)."""
+def curves_figure(curves: pd.DataFrame, points: pd.DataFrame, noun: str, title: str) -> go.Figure:
+    """Training loss against step, one small panel per swept value (titled "`noun` = value") with BN and
+    no BN in each; a diverged run ends with an "x" at the step it blew up (drawn at its last recorded loss)."""
     values = list(dict.fromkeys(points["value"])) or list(dict.fromkeys(curves["value"]))
     rows, cols = _facets(max(1, len(values)))
     fig = make_subplots(
         rows=rows,
         cols=cols,
         shared_yaxes="all",
-        subplot_titles=[f"{setting} = {value_text(v)}" for v in values],
+        subplot_titles=[f"{noun} = {value_text(v)}" for v in values],
         horizontal_spacing=0.03,
         vertical_spacing=0.12 if rows > 1 else 0.0,
     )

@@ -7,6 +7,7 @@ while it trains. Results come out as tidy DataFrames: one row per (value, run), 
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Callable, Iterable
@@ -23,6 +24,7 @@ from bn_demo.results import RunResult
 from bn_demo.train import PairedTraining, ProgressFn, compare_configs
 
 NORMS = ("bn", "plain")
+ROUND_MANTISSAS = (1, 2, 3, 5)  # of the round numbers that log-spaced sweep values move to
 MAX_POINTS = 12  # values per sweep: beyond this the small multiples stop being readable
 EVAL_SIZE = 500  # held-out images of the evaluations during training: a sweep quotes the full test set
 POINT_COLUMNS = [
@@ -90,12 +92,26 @@ def base_config(**settings) -> TrainConfig:
 
 
 def log_values(name: str, low: float, high: float, count: int) -> tuple[float, ...]:
-    """`count` values evenly spaced on a log scale from `low` to `high`, to 3 significant digits."""
+    """`count` values evenly spaced on a log scale from `low` to `high`, the inner ones moved to the
+    nearest 1, 2, 3 or 5 x 10^k (numbers a teacher would write on the board), or, where that would make
+    two values meet, rounded to 2 significant digits."""
     if not 2 <= count <= MAX_POINTS:
         raise ConfigError(f"{name} count: {count} is out of range; valid range is 2 to {MAX_POINTS}")
     if not 0 < low < high:
         raise ConfigError(f"{name}: the lowest value ({low:g}) must be positive and below the highest ({high:g})")
-    return tuple(float(f"{v:.3g}") for v in np.geomspace(low, high, count))
+    inner = np.geomspace(low, high, count)[1:-1]
+    for rounding in (_round_number, lambda v: float(f"{v:.2g}"), float):
+        values = (float(low), *(rounding(v) for v in inner), float(high))
+        if all(a < b for a, b in itertools.pairwise(values)):
+            break  # unrounded (the last try), geometric values always are
+    return values
+
+
+def _round_number(value: float) -> float:
+    """The nearest (on a log scale) of 1, 2, 3 and 5 x 10^k."""
+    exponent = np.floor(np.log10(value))
+    candidates = np.array([m * 10.0**e for e in (exponent - 1, exponent, exponent + 1) for m in ROUND_MANTISSAS])
+    return float(f"{candidates[np.argmin(np.abs(np.log(candidates / value)))]:.3g}")
 
 
 def geometric_ints(name: str, low: int, high: int, ratio: int) -> tuple[int, ...]:

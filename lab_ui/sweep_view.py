@@ -8,7 +8,7 @@ from collections.abc import Callable, Hashable
 import streamlit as st
 
 from bn_demo import sweeps
-from bn_demo.config import ConfigError
+from bn_demo.config import ConfigError, TrainConfig
 from bn_demo.jobs import MAX_STEP_RUNS
 from bn_demo.style import PNG_CONFIG
 from bn_demo.sweep_figures import curves_figure, sensitivity_figure
@@ -30,6 +30,18 @@ def header(page: str, title: str, intro: str, params: list[Param]) -> dict:
     st.markdown(intro)
     live.require_data()
     return settings_panel(page, params)
+
+
+def base_from(s: dict, width: int, **settings) -> TrainConfig:
+    """A sweep's fixed settings from the sidebar's values `s`: `layers` hidden layers of `width` units."""
+    return sweeps.base_config(
+        hidden=(width,) * s["layers"],
+        activation=s["activation"],
+        batch_size=s["batch_size"],
+        steps=s["steps"],
+        seed=s["seed"],
+        **settings,
+    )
 
 
 def build_or_stop(build: Callable[[], sweeps.Sweep]) -> sweeps.Sweep:
@@ -72,5 +84,5 @@ def show_sweep(
     if training:
         latest = points["value"].iloc[-1]
         points, curves = points[points["value"] == latest], curves[curves["value"] == latest]
-        title = f"Training loss at {setting} = {sweeps.value_text(latest)} (all panels when the sweep ends)"
-    st.plotly_chart(curves_figure(curves, points, setting, title), width="stretch", config=PNG_CONFIG)
+        title = f"Training loss at {noun} = {sweeps.value_text(latest)} (all panels when the sweep ends)"
+    st.plotly_chart(curves_figure(curves, points, noun, title), width="stretch", config=PNG_CONFIG)

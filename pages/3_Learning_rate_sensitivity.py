@@ -8,7 +8,7 @@ from bn_demo.jobs import JobStatus
 from lab_ui import live
 from lab_ui.downloads import csv_download
 from lab_ui.params import BATCH_SIZES, LEARNING_RATES, Param
-from lab_ui.sweep_view import SEED, STEPS, build_or_stop, count_param, header, run_controls, show_sweep
+from lab_ui.sweep_view import SEED, STEPS, base_from, build_or_stop, count_param, header, run_controls, show_sweep
 
 PAGE = "lr_sweep"
 GOOD_ACCURACY = 0.9
@@ -32,14 +32,8 @@ s = header(PAGE, "Learning-rate sensitivity", INTRO, PARAMS)
 
 
 def build() -> sweeps.Sweep:
-    base = sweeps.base_config(
-        hidden=(256,) * s["layers"],
-        activation=s["activation"],
-        batch_size=s["batch_size"],
-        steps=s["steps"],
-        seed=s["seed"],
-    )
-    return sweeps.vary(base, "lr", sweeps.log_values("learning rate", s["lr_low"], s["lr_high"], s["count"]))
+    rates = sweeps.log_values("learning rate", s["lr_low"], s["lr_high"], s["count"])
+    return sweeps.vary(base_from(s, 256), "lr", rates)
 
 
 sweep = build_or_stop(build)

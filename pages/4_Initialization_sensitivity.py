@@ -8,7 +8,7 @@ from bn_demo.jobs import JobStatus
 from lab_ui import live
 from lab_ui.downloads import csv_download
 from lab_ui.params import BATCH_SIZES, Param
-from lab_ui.sweep_view import SEED, STEPS, build_or_stop, count_param, header, run_controls, show_sweep
+from lab_ui.sweep_view import SEED, STEPS, base_from, build_or_stop, count_param, header, run_controls, show_sweep
 
 PAGE = "init_sweep"
 GOOD_ACCURACY = 0.8
@@ -36,14 +36,7 @@ s = header(PAGE, "Initialization sensitivity", INTRO, PARAMS)
 
 
 def build() -> sweeps.Sweep:
-    base = sweeps.base_config(
-        hidden=(100,) * s["layers"],
-        activation=s["activation"],
-        lr=s["lr"],
-        batch_size=s["batch_size"],
-        steps=s["steps"],
-        seed=s["seed"],
-    )
+    base = base_from(s, 100, lr=s["lr"])
     stds = sweeps.log_values("std", s["std_low"], s["std_high"], s["count"])
     schemes = sweeps.vary(base.with_(init_std=s["scheme_std"]), "init", SCHEMES)
     return sweeps.vary(base.with_(init="gaussian"), "init_std", stds) + schemes

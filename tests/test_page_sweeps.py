@@ -52,14 +52,22 @@ def assert_sensitivity_chart_matches(chart: dict, points) -> None:
             np.testing.assert_allclose(arr(trace(chart, name)["y"]), ok["test_accuracy"] * 100)
 
 
-def test_learning_rate_page_runs_and_charts_the_engine_result():
-    at = open_page(LR, steps=20, count=2, lr_low=0.1, lr_high=30)
-    result = run_sweep(at, "lr_sweep")
+def run_page(name: str, page: str, n_charts: int, **query):
+    """Open a sweep page with `query` in its link, run the sweep, and check that the page drew `n_charts`,
+    the first holding the engine's final accuracies for the first swept setting."""
+    at = open_page(name, **query)
+    result = run_sweep(at, page)
     points = result.points()
-    assert list(points["value"].unique()) == [0.1, 30.0]
     shown = charts(at)
-    assert len(shown) == 2
-    assert_sensitivity_chart_matches(shown[0], points)
+    assert len(shown) == n_charts
+    assert_sensitivity_chart_matches(shown[0], points[points["setting"] == points["setting"].iloc[0]])
+    return at, result, points, shown
+
+
+def test_learning_rate_page_runs_and_charts_the_engine_result():
+    at, _, points, shown = run_page(LR, "lr_sweep", 2, steps=20, count=2, lr_low=0.1, lr_high=30)
+    assert list(points["value"].unique()) == [0.1, 30.0]
+    assert [a["text"] for a in shown[1]["layout"]["annotations"]] == ["learning rate = 0.1", "learning rate = 30"]
     diverged = points[points["diverged"] & (points["run"] == "plain")]
     assert trace(shown[0], "no BN diverged")["text"] == [f"diverged at step {s}" for s in diverged["diverged_at"]]
     best = points[points["run"] == "bn"]["test_accuracy"].max()
@@ -68,25 +76,16 @@ def test_learning_rate_page_runs_and_charts_the_engine_result():
 
 
 def test_initialization_page_sweeps_stds_and_schemes():
-    at = open_page(INIT, steps=20, count=2, layers=1)
-    result = run_sweep(at, "init_sweep")
-    points = result.points()
+    _, _, points, shown = run_page(INIT, "init_sweep", 4, steps=20, count=2, layers=1)
     assert list(points["setting"].unique()) == ["init_std", "init"]
-    shown = charts(at)
-    assert len(shown) == 4
-    assert_sensitivity_chart_matches(shown[0], points[points["setting"] == "init_std"])
     assert_sensitivity_chart_matches(shown[2], points[points["setting"] == "init"])
     assert list(arr(trace(shown[2], "BN")["x"])) == ["default", "xavier", "kaiming", "gaussian"]
 
 
 def test_batch_page_charts_accuracy_and_calibration():
-    at = open_page(BATCH, steps=20, b_low=32, b_high=64, ratio=2)
-    result = run_sweep(at, "batch_sweep")
+    at, result, _, shown = run_page(BATCH, "batch_sweep", 3, steps=20, b_low=32, b_high=64, ratio=2)
     analysis = result.analysis()
     assert sorted(analysis["value"].unique()) == [32, 64]
-    shown = charts(at)
-    assert len(shown) == 3
-    assert_sensitivity_chart_matches(shown[0], result.points())
     for method, label in (("running", "running averages (eval mode)"), ("batch", "batch statistics (train mode)")):
         rows = analysis[analysis["method"] == method]
         np.testing.assert_allclose(arr(trace(shown[2], label)["y"]), rows["test_accuracy"] * 100)

@@ -70,9 +70,9 @@ def test_curves_figure_has_one_panel_per_value_with_the_histories(points):
         + [pd.DataFrame({"value": 30.0, "run": "bn", "step": [0, 1, 2], "train_loss": [2.3, 9.0, 80.0]})]
         + [pd.DataFrame({"value": 30.0, "run": "plain", "step": [0], "train_loss": [2.31]})]
     )
-    fig = curves_figure(curves, points, "lr", "t")
+    fig = curves_figure(curves, points, "learning rate", "t")
     titles = [a["text"] for a in fig.to_plotly_json()["layout"]["annotations"]]
-    assert titles == ["lr = 0.01", "lr = 1", "lr = 30"]
+    assert titles == ["learning rate = 0.01", "learning rate = 1", "learning rate = 30"]
     lines = [t for t in fig.to_plotly_json()["data"] if t["mode"] == "lines"]
     assert len(lines) == 6
     for line, (_, group) in zip(lines, curves.groupby(["value", "run"], sort=False), strict=True):

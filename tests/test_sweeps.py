@@ -11,11 +11,19 @@ from bn_demo.jobs import JobRegistry, check_budget
 from bn_demo.train import compare
 
 
-def test_log_values_are_evenly_spaced_on_a_log_scale():
+def test_log_values_are_round_numbers_near_an_even_log_spacing():
     values = sweeps.log_values("lr", 0.01, 30, 5)
-    assert values[0] == 0.01 and values[-1] == 30
-    ratios = np.diff(np.log(values))
-    np.testing.assert_allclose(ratios, np.log(30 / 0.01) / 4, rtol=2e-3)  # 3 significant digits
+    assert values == (0.01, 0.1, 0.5, 5.0, 30.0)  # geometric: 0.01, 0.0740, 0.548, 4.05, 30
+    for low, high, count in ((0.001, 30, 7), (1e-4, 10, 4), (0.3, 0.9, 3)):
+        values = sweeps.log_values("lr", low, high, count)
+        geometric = np.geomspace(low, high, count)
+        assert values[0] == low and values[-1] == high and np.all(np.diff(values) > 0)
+        assert np.all(np.abs(np.log(np.array(values) / geometric)) <= np.log(2) / 2 + 1e-9)  # nearest of 5, 10
+        mantissas = np.array(values[1:-1]) / 10.0 ** np.floor(np.log10(values[1:-1]))
+        np.testing.assert_allclose(mantissas, np.round(mantissas))  # 1, 2, 3 or 5 x 10^k
+    crowded = sweeps.log_values("lr", 0.01, 1, 12)  # more points than round numbers in between
+    assert len(set(crowded)) == 12 and np.all(np.diff(crowded) > 0)
+    assert all(float(f"{v:.2g}") == v for v in crowded)
     for count, low, high in ((1, 0.01, 1), (5, 1, 0.1), (5, 0, 1), (sweeps.MAX_POINTS + 1, 0.01, 1)):
         with pytest.raises(ConfigError, match="lr"):
             sweeps.log_values("lr", low, high, count)
