@@ -16,6 +16,7 @@ Runs = dict[str, RunResult]
 LAYER_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot", "5px,2px", "2px,6px")
 BAND_OPACITY = 0.25
 HEATMAP_BINS = 40
+DRIFT_BINS = 40  # of the histogram of per-unit mean changes, shared by every run
 HEATMAP_RANGE = (0.005, 0.995)  # quantiles of all sampled values that bound the heatmap's value axis
 STEP_AXIS = "training step (SGD updates)"
 
@@ -30,6 +31,19 @@ def _legend_below(fig: go.Figure) -> go.Figure:
     fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.3, "xanchor": "left", "x": 0})
     fig.update_layout(margin={"b": 110}, height=fig.layout.height + 60)
     return fig
+
+
+def _line(series: pd.Series, name: str, group: str, showlegend: bool, line: dict) -> go.Scatter:
+    """A series (indexed by step) as a line trace."""
+    return go.Scatter(
+        x=series.index.to_numpy(),
+        y=series.to_numpy(),
+        mode="lines",
+        name=name,
+        legendgroup=group,
+        showlegend=showlegend,
+        line=line,
+    )
 
 
 def layer_table(run: RunResult, layer: int, prefix: str = "") -> pd.DataFrame:
@@ -150,20 +164,9 @@ def layer_statistics(runs: Runs, title: str, prefix: str = "") -> go.Figure:
                 continue
             lab = f"{label(name)} · layer {layer}" if len(layers) > 1 else label(name)
             for col, quantity in enumerate(("mean", "var"), start=1):
-                fig.add_trace(
-                    go.Scatter(
-                        x=wide.index.to_numpy(),
-                        y=wide[quantity].to_numpy(),
-                        mode="lines",
-                        name=lab,
-                        legendgroup=f"{name}-{layer}",
-                        showlegend=col == 1,
-                        line={"color": color(name), "dash": LAYER_DASHES[(int(layer) - 1) % len(LAYER_DASHES)]},
-                        hovertemplate=f"{lab}: %{{y:.4g}}<extra></extra>",
-                    ),
-                    row=1,
-                    col=col,
-                )
+                dash = LAYER_DASHES[(int(layer) - 1) % len(LAYER_DASHES)]
+                trace = _line(wide[quantity], lab, f"{name}-{layer}", col == 1, {"color": color(name), "dash": dash})
+                fig.add_trace(trace.update(hovertemplate=f"{lab}: %{{y:.4g}}<extra></extra>"), row=1, col=col)
     _legend_below(titled(fig, title, STEP_AXIS, "", height=400))
     fig.update_yaxes(title_text="mean (pre-activation units)", row=1, col=1)
     fig.update_yaxes(type="log", title_text="variance (pre-activation units²)", row=1, col=2)
@@ -325,32 +328,25 @@ def unit_drift(runs: Runs, layer: int, title: str, shown_units: int = 5) -> go.F
         subplot_titles=(f"Batch mean of units 0–{shown_units - 1}", "Change of each unit's mean, first to last record"),
         horizontal_spacing=0.1,
     )
+    drifts = {name: unit_mean_drift(run, layer) for name, run in runs.items()}
+    every = np.concatenate(list(drifts.values()))
+    every = every[np.isfinite(every)]
+    low, high = (float(every.min()), float(every.max())) if every.size else (-1.0, 1.0)
+    bins = {"start": low, "end": high + 1e-9, "size": max(high - low, 1e-6) / DRIFT_BINS}  # one set for all runs
     for name, run in runs.items():
         means, lab = unit_means(run, layer), label(name)
         for k, unit in enumerate(means.columns[:shown_units]):
-            fig.add_trace(
-                go.Scatter(
-                    x=means.index.to_numpy(),
-                    y=means[unit].to_numpy(),
-                    mode="lines",
-                    name=lab,
-                    legendgroup=name,
-                    showlegend=k == 0,
-                    line={"color": color(name), "width": 1.5},
-                    hovertemplate=f"{lab} unit {unit}: %{{y:.4f}}<extra></extra>",
-                ),
-                row=1,
-                col=1,
-            )
+            trace = _line(means[unit], lab, name, k == 0, {"color": color(name), "width": 1.5})
+            fig.add_trace(trace.update(hovertemplate=f"{lab} unit {unit}: %{{y:.4f}}<extra></extra>"), row=1, col=1)
         fig.add_trace(
             go.Histogram(
-                x=unit_mean_drift(run, layer),
+                x=drifts[name],
+                xbins=bins,
                 name=lab,
                 legendgroup=name,
                 showlegend=False,
                 marker={"color": color(name)},
                 opacity=0.6,
-                nbinsx=40,
                 hovertemplate=f"{lab}: %{{y}} units changed by %{{x}}<extra></extra>",
             ),
             row=1,

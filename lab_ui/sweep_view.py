@@ -23,13 +23,21 @@ def count_param(label: str, default: int = 5) -> Param:
     return Param("count", label, default, options=tuple(range(2, sweeps.MAX_POINTS + 1)))
 
 
-def header(page: str, title: str, intro: str, params: list[Param]) -> dict:
-    """Title, what the page shows, MNIST loaded, and the sidebar settings (from the URL)."""
+def sweep_page(
+    page: str, title: str, intro: str, params: list[Param], build: Callable[[dict], sweeps.Sweep]
+) -> tuple[dict, sweeps.Sweep]:
+    """Title, what the page shows, MNIST loaded, the sidebar settings (from the URL) and the sweep that
+    `build` makes of them; settings that cannot be trained stop the page with a message, never a traceback."""
     st.set_page_config(page_title=f"{title} · BatchNorm Lab", layout="wide")
     st.title(title)
     st.markdown(intro)
     live.require_data()
-    return settings_panel(page, params)
+    settings = settings_panel(page, params)
+    try:
+        return settings, build(settings)
+    except ConfigError as e:
+        st.error(f"These settings cannot be trained: {e}.")
+        st.stop()
 
 
 def base_from(s: dict, width: int, **settings) -> TrainConfig:
@@ -42,14 +50,6 @@ def base_from(s: dict, width: int, **settings) -> TrainConfig:
         seed=s["seed"],
         **settings,
     )
-
-
-def build_or_stop(build: Callable[[], sweeps.Sweep]) -> sweeps.Sweep:
-    try:
-        return build()
-    except ConfigError as e:
-        st.error(f"These settings cannot be trained: {e}.")
-        st.stop()
 
 
 def run_controls(page: str, key: Hashable, sweep: sweeps.Sweep, work) -> None:

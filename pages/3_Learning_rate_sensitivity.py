@@ -8,7 +8,7 @@ from bn_demo.jobs import JobStatus
 from lab_ui import live
 from lab_ui.downloads import csv_download
 from lab_ui.params import BATCH_SIZES, LEARNING_RATES, Param
-from lab_ui.sweep_view import SEED, STEPS, base_from, build_or_stop, count_param, header, run_controls, show_sweep
+from lab_ui.sweep_view import SEED, STEPS, base_from, count_param, run_controls, show_sweep, sweep_page
 
 PAGE = "lr_sweep"
 GOOD_ACCURACY = 0.9
@@ -28,15 +28,14 @@ INTRO = (
     "at log-spaced learning rates (plain SGD, paired: same initial weights, same batches). Look for where "
     "each version stops learning or *diverges* (training loss NaN or above 1,000: marked ✕)."
 )
-s = header(PAGE, "Learning-rate sensitivity", INTRO, PARAMS)
 
 
-def build() -> sweeps.Sweep:
+def build(s: dict) -> sweeps.Sweep:
     rates = sweeps.log_values("learning rate", s["lr_low"], s["lr_high"], s["count"])
     return sweeps.vary(base_from(s, 256), "lr", rates)
 
 
-sweep = build_or_stop(build)
+s, sweep = sweep_page(PAGE, "Learning-rate sensitivity", INTRO, PARAMS, build)
 st.caption(f"Learning rates: {', '.join(sweeps.value_text(p.value) for p in sweep.points)}.")
 run_controls(PAGE, ("lr", sweep), sweep, sweeps.sweep_work(sweep))
 

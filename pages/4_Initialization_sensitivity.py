@@ -8,7 +8,7 @@ from bn_demo.jobs import JobStatus
 from lab_ui import live
 from lab_ui.downloads import csv_download
 from lab_ui.params import BATCH_SIZES, Param
-from lab_ui.sweep_view import SEED, STEPS, base_from, build_or_stop, count_param, header, run_controls, show_sweep
+from lab_ui.sweep_view import SEED, STEPS, base_from, count_param, run_controls, show_sweep, sweep_page
 
 PAGE = "init_sweep"
 GOOD_ACCURACY = 0.8
@@ -32,17 +32,16 @@ INTRO = (
     "without BN from four initialization schemes, and from Gaussian weights whose standard deviation runs "
     "from far too small (signals and gradients vanish) to far too large (sigmoids saturate)."
 )
-s = header(PAGE, "Initialization sensitivity", INTRO, PARAMS)
 
 
-def build() -> sweeps.Sweep:
+def build(s: dict) -> sweeps.Sweep:
     base = base_from(s, 100, lr=s["lr"])
     stds = sweeps.log_values("std", s["std_low"], s["std_high"], s["count"])
     schemes = sweeps.vary(base.with_(init_std=s["scheme_std"]), "init", SCHEMES)
     return sweeps.vary(base.with_(init="gaussian"), "init_std", stds) + schemes
 
 
-sweep = build_or_stop(build)
+s, sweep = sweep_page(PAGE, "Initialization sensitivity", INTRO, PARAMS, build)
 run_controls(PAGE, ("init", sweep), sweep, sweeps.sweep_work(sweep))
 
 

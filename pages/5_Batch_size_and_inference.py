@@ -11,7 +11,7 @@ from bn_demo.sweep_figures import calibration_figure
 from lab_ui import live
 from lab_ui.downloads import csv_download
 from lab_ui.params import LEARNING_RATES, Param
-from lab_ui.sweep_view import SEED, build_or_stop, header, run_controls, show_sweep
+from lab_ui.sweep_view import SEED, run_controls, show_sweep, sweep_page
 
 PAGE = "batch_sweep"
 GOOD_ACCURACY = 0.9
@@ -33,17 +33,16 @@ INTRO = (
     "calibrated). Here the note's network trains with and without BN at several batch sizes; then each BN "
     "net is evaluated on the 10,000 test images with its mean and variance taken from five sources."
 )
-s = header(PAGE, "Batch size and inference", INTRO, PARAMS)
-fixed_examples = s["budget"] == "examples"
 
 
-def build() -> sweeps.Sweep:
+def build(s: dict) -> sweeps.Sweep:
     sizes = sweeps.geometric_ints("batch size", s["b_low"], s["b_high"], s["ratio"])
     base = sweeps.base_config(lr=s["lr"], steps=s["steps"], seed=s["seed"])
-    return sweeps.batch_size_sweep(base, sizes, s["examples"] if fixed_examples else None)
+    return sweeps.batch_size_sweep(base, sizes, s["examples"] if s["budget"] == "examples" else None)
 
 
-sweep = build_or_stop(build)
+s, sweep = sweep_page(PAGE, "Batch size and inference", INTRO, PARAMS, build)
+fixed_examples = s["budget"] == "examples"
 st.caption(
     f"Batch sizes: {', '.join(str(p.value) for p in sweep.points)}; "
     + (

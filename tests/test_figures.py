@@ -129,3 +129,13 @@ def test_summary_table_reports_time_per_step(runs):
 def test_figures_and_the_stored_example_do_not_import_torch():
     code = "import sys, bn_demo.figures, lab_ui.examples; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_unit_drift_histograms_share_one_set_of_bins(runs):
+    fig = figures.unit_drift(runs, 1, "t").to_plotly_json()
+    histograms = [t for t in fig["data"] if t["type"] == "histogram"]
+    assert len(histograms) == 2 and histograms[0]["xbins"] == histograms[1]["xbins"]
+    every = np.concatenate([figures.unit_mean_drift(run, 1) for run in runs.values()])
+    bins = histograms[0]["xbins"]
+    assert bins["start"] <= every.min() and bins["end"] > every.max()
+    assert bins["size"] == pytest.approx((every.max() - every.min()) / figures.DRIFT_BINS)
