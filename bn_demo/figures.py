@@ -332,7 +332,8 @@ def unit_drift(runs: Runs, layer: int, title: str, shown_units: int = 5) -> go.F
     every = np.concatenate(list(drifts.values()))
     every = every[np.isfinite(every)]
     low, high = (float(every.min()), float(every.max())) if every.size else (-1.0, 1.0)
-    bins = {"start": low, "end": high + 1e-9, "size": max(high - low, 1e-6) / DRIFT_BINS}  # one set for all runs
+    size = max(high - low, 1e-6) * (1 + 1e-6) / DRIFT_BINS  # a hair wider: the largest change falls in the last bin
+    bins = {"start": low, "end": low + DRIFT_BINS * size, "size": size}  # one set for all runs
     for name, run in runs.items():
         means, lab = unit_means(run, layer), label(name)
         for k, unit in enumerate(means.columns[:shown_units]):

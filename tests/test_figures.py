@@ -135,7 +135,8 @@ def test_unit_drift_histograms_share_one_set_of_bins(runs):
     fig = figures.unit_drift(runs, 1, "t").to_plotly_json()
     histograms = [t for t in fig["data"] if t["type"] == "histogram"]
     assert len(histograms) == 2 and histograms[0]["xbins"] == histograms[1]["xbins"]
-    every = np.concatenate([figures.unit_mean_drift(run, 1) for run in runs.values()])
+    every = np.concatenate([figures.unit_mean_drift(run, 1) for run in runs.values()]).astype(float)
     bins = histograms[0]["xbins"]
     assert bins["start"] <= every.min() and bins["end"] > every.max()
     assert bins["size"] == pytest.approx((every.max() - every.min()) / figures.DRIFT_BINS)
+    assert bins["end"] == pytest.approx(bins["start"] + figures.DRIFT_BINS * bins["size"])
