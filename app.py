@@ -1,29 +1,14 @@
 """BatchNorm Lab, home page: what BatchNorm is, a stored comparison drawn at once, and where to go next.
 It imports no torch, so it paints within a second; the lessons load torch when they are opened."""
 
-from pathlib import Path
-
 import streamlit as st
 
 from bn_demo import figures, tables
 from bn_demo.style import PNG_CONFIG, label
 from lab_ui.downloads import csv_download
 from lab_ui.examples import STORED_DEFAULT, load_stored
+from lab_ui.nav import LESSONS, page_header
 
-PAGES = Path(__file__).resolve().parent / "pages"
-LESSONS = (
-    ("1_Train_and_compare.py", "Train & compare", "BN and no BN trained paired, live: loss, accuracy, layers."),
-    (
-        "2_Internal_covariate_shift.py",
-        "Internal covariate shift",
-        "How a hidden layer's inputs move, with and without BN.",
-    ),
-    ("3_Learning_rate_sensitivity.py", "Learning-rate sensitivity", "Does BN allow higher learning rates?"),
-    ("4_Initialization_sensitivity.py", "Initialization sensitivity", "Does BN make bad initializations harmless?"),
-    ("5_Batch_size_and_inference.py", "Batch size and inference", "Small batches, and train vs eval mode."),
-    ("6_Ioffe_and_Szegedy_2015.py", "Ioffe & Szegedy 2015", "The original paper's MNIST experiment, reproduced."),
-    ("7_What_later_research_found.py", "What later research found", "Is internal covariate shift the reason?"),
-)
 NOTE_CODE = """import torch
 import torch.nn as nn
 
@@ -43,8 +28,7 @@ class Net(nn.Module):
 
 model = Net()"""
 
-st.set_page_config(page_title="BatchNorm Lab", layout="wide")
-st.title("BatchNorm Lab")
+page_header("BatchNorm Lab", "Home")
 st.markdown(
     "**Batch Normalization** (BN) normalises each unit of a layer over the examples of the mini-batch, then lets "
     "the network rescale it. It is said to speed up training, allow higher learning rates, reduce the sensitivity "
@@ -91,6 +75,5 @@ else:
     st.info(f"No stored comparison at {STORED_DEFAULT}: regenerate it with `python -m lab_ui.examples`.")
 
 st.subheader("Where to go next")
-for filename, title, blurb in LESSONS:
-    if (PAGES / filename).exists():
-        st.page_link(f"pages/{filename}", label=f"**{title}** — {blurb}", icon="➡️")
+for lesson in LESSONS:
+    st.page_link(lesson.path, label=f"**{lesson.title}** — {lesson.blurb}", icon=lesson.icon)

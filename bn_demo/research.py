@@ -40,6 +40,15 @@ PROBES: dict[str, Callable[[MLP, torch.Tensor, torch.Tensor, float], pd.DataFram
 DEFAULT_PROBES = 25  # probes per run when `every` is left to us
 STABILITY_QUANTITIES = ("p15", "p50", "p85", "mean", "var")
 STABILITY_COLUMNS = ["run", "layer", "quantity", "jitter", "drift"]
+EARLY_FRACTION = 0.2  # "early in training": the first fifth of the recorded steps
+
+
+@dataclass(frozen=True)
+class EarlyShare:
+    step: int  # the end of the early part
+    share: float  # fraction of the net change (last - first) done by then; NaN if there was none
+    first: float
+    last: float
 
 
 def noise_configs(config: TrainConfig) -> dict[str, TrainConfig]:
@@ -156,7 +165,41 @@ def _jitter_drift(values: np.ndarray) -> tuple[float, float]:
     return float(np.abs(np.diff(values)).mean()), float(smooth.max() - smooth.min())
 
 
+def early_share(run: RunResult, layer: int, quantity: str = "p50", fraction: float = EARLY_FRACTION) -> EarlyShare:
+    """How much of a quantity's net change over the run (of its running mean over a twentieth of the records,
+    first to last) had happened by the end of the first `fraction` of the records: is the drift early?"""
+    table = run.layers[(run.layers["layer"] == layer) & (run.layers["quantity"] == quantity)].sort_values("step")
+    steps, values = table["step"].to_numpy(), table["value"].to_numpy(float)
+    if len(values) < 2:
+        return EarlyShare(int(steps[-1]) if len(steps) else 0, float("nan"), float("nan"), float("nan"))
+    window = max(1, len(values) // 20)
+    smooth = pd.Series(values).rolling(window, min_periods=1).mean().to_numpy()
+    cut = max(window - 1, round(fraction * (len(values) - 1)))
+    first, last = smooth[window - 1], smooth[-1]
+    share = (smooth[cut] - first) / (last - first) if last != first else float("nan")
+    return EarlyShare(int(steps[cut]), float(share), float(first), float(last))
+
+
 def first_step_reaching(run: RunResult, accuracy: float) -> int | None:
     """First evaluation step (held-out images, eval mode) at which `run` reached `accuracy`."""
     evals = run.evals[(run.evals["mode"] == "eval") & (run.evals["accuracy"] >= accuracy)]
     return int(evals["step"].min()) if len(evals) else None
+
+
+def race_text(bn: dict[float, int | None], plain: dict[float, int | None], steps: int) -> str:
+    """Who first reached each accuracy target (first_step_reaching of BN and no BN, by target), in words:
+    "BN reached 90% and 95% first; neither run reached 97% within 1,000 steps."."""
+    groups: dict[str, list[str]] = {}
+    for target in bn:
+        b, p = bn[target], plain[target]
+        if b is None and p is None:
+            who = f"neither run reached {{}} within {steps:,} steps"
+        elif p is None or (b is not None and b < p):
+            who = "BN reached {} first"
+        elif b is None or p < b:
+            who = "no BN reached {} first"
+        else:
+            who = "both reached {} at the same evaluation"
+        groups.setdefault(who, []).append(f"{target:.0%}")
+    text = "; ".join(who.format(" and ".join(targets)) for who, targets in groups.items())
+    return text[:1].upper() + text[1:] + "."

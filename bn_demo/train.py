@@ -233,6 +233,13 @@ def train(config: TrainConfig, name: str | None = None, **kwargs) -> RunResult:
     return PairedTraining({name: config}, kwargs.pop("data", None)).run(**kwargs)[name]
 
 
+def seconds_per_step(configs: dict[str, TrainConfig], steps: int = 30, data: MNIST | None = None) -> float:
+    """Training time of one paired step of `configs` on this machine, recording included, from a short run
+    of `steps`: lets a page say how long a long run will take before anyone starts it."""
+    runs = PairedTraining({name: c.with_(steps=steps) for name, c in configs.items()}, data).run()
+    return sum(run.seconds for run in runs.values()) / steps
+
+
 def compare_configs(config: TrainConfig, norms: tuple[str, ...] = ("bn", "plain")) -> dict[str, TrainConfig]:
     """The paired variants of one configuration: identical but for what follows each Linear."""
     return {norm: config.with_(norm=norm) for norm in norms}

@@ -13,7 +13,8 @@ from typing import Any
 import streamlit as st
 import torch
 
-from bn_demo.config import ConfigError
+from bn_demo import train
+from bn_demo.config import ConfigError, TrainConfig
 from bn_demo.data import DataError, load_mnist
 from bn_demo.jobs import Job, JobRegistry, JobStatus, check_budget
 
@@ -28,6 +29,13 @@ def registry() -> JobRegistry:
     soon as two jobs (or another process) run, which made every step about 20x slower on 2 cores."""
     torch.set_num_threads(1)
     return JobRegistry()
+
+
+@st.cache_data(show_spinner="Timing a few training steps on this server…", ttl=600, max_entries=32)
+def seconds_per_step(configs: tuple[TrainConfig, ...]) -> float:
+    """Measured here, with jobs' thread setting, for time estimates; re-measured every ten minutes."""
+    registry()  # one torch thread, as the jobs train
+    return train.seconds_per_step({str(i): c for i, c in enumerate(configs)})
 
 
 def require_data() -> None:

@@ -13,6 +13,7 @@ from bn_demo.jobs import MAX_STEP_RUNS
 from bn_demo.style import PNG_CONFIG
 from bn_demo.sweep_figures import curves_figure, sensitivity_figure
 from lab_ui import live
+from lab_ui.nav import page_header
 from lab_ui.params import Param, settings_panel
 
 STEPS = Param("steps", "Training steps per run", 300, low=10, high=20000, help="SGD steps of every run")
@@ -28,8 +29,7 @@ def sweep_page(
 ) -> tuple[dict, sweeps.Sweep]:
     """Title, what the page shows, MNIST loaded, the sidebar settings (from the URL) and the sweep that
     `build` makes of them; settings that cannot be trained stop the page with a message, never a traceback."""
-    st.set_page_config(page_title=f"{title} · BatchNorm Lab", layout="wide")
-    st.title(title)
+    page_header(title)
     st.markdown(intro)
     live.require_data()
     settings = settings_panel(page, params)

@@ -7,12 +7,12 @@ from bn_demo.jobs import JobStatus
 from bn_demo.results import RunResult
 from bn_demo.style import PNG_CONFIG, label
 from lab_ui import comparison, live
+from lab_ui.nav import page_header
 from lab_ui.params import settings_panel
 
 PAGE = "train"
 
-st.set_page_config(page_title="Train & compare · BatchNorm Lab", layout="wide")
-st.title("Train & compare")
+page_header("Train & compare")
 st.markdown(
     "The note's network — `Linear(784, 256) → BatchNorm1d(256) → ReLU → Linear(256, 10)` — trained on real MNIST "
     "with and without BatchNorm, **paired**: same initial weights, same minibatches in the same order, so any "

@@ -8,13 +8,13 @@ from bn_demo.jobs import JobStatus
 from bn_demo.results import RunResult
 from bn_demo.style import PNG_CONFIG, label
 from lab_ui import comparison, live
+from lab_ui.nav import page_header
 from lab_ui.params import Param, settings_panel
 
 PAGE = "ics"
 DEPTH = 3  # three hidden layers by default, so that the deepest layer's input comes from layers that learn
 
-st.set_page_config(page_title="Internal covariate shift · BatchNorm Lab", layout="wide")
-st.title("Internal covariate shift")
+page_header("Internal covariate shift")
 st.markdown(
     "The note says BN mitigates **internal covariate shift**: while the layers below learn, the distribution of "
     "a layer's inputs keeps moving. Here a network of 256-unit layers trains with and without BN (paired), and "

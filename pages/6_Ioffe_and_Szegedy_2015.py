@@ -1,6 +1,7 @@
 """Lesson: Ioffe & Szegedy (2015), Figure 1 — their MNIST network trained with and without BN (paired): test
 accuracy over training, and the input of one last-layer sigmoid (15th, 50th, 85th percentiles) over steps."""
 
+import numpy as np
 import streamlit as st
 
 from bn_demo import figures, research
@@ -11,14 +12,14 @@ from bn_demo.results import RunResult
 from bn_demo.style import PNG_CONFIG, label
 from bn_demo.train import compare_configs
 from lab_ui import comparison, live
+from lab_ui.nav import page_header
 from lab_ui.params import LEARNING_RATES, Param, settings_panel
 
 PAGE = "ioffe"
 LAYER = len(IOFFE_2015.hidden)  # the last hidden layer, as in the paper's Figure 1(b, c)
 TARGETS = (0.90, 0.95, 0.97)
 
-st.set_page_config(page_title="Ioffe & Szegedy 2015 · BatchNorm Lab", layout="wide")
-st.title("Ioffe & Szegedy (2015): the claim")
+page_header("Ioffe & Szegedy (2015): the claim", "Ioffe & Szegedy 2015")
 st.markdown(
     "BatchNorm's paper argues that BN helps because it reduces **internal covariate shift**: the distribution of "
     "each layer's inputs changes as the layers below learn, and BN holds it steady. Its MNIST experiment "
@@ -51,8 +52,10 @@ except ConfigError as e:
     st.error(f"These settings cannot be trained: {e}.")
     st.stop()
 configs = compare_configs(base)
+per_step = live.seconds_per_step(tuple(configs.values()))
 st.caption(
-    f"Trains 2 runs × {base.steps:,} steps, paired; about 30 s for 15,000 steps on this server when it is quiet."
+    f"Trains 2 runs × {base.steps:,} steps, paired: about {per_step * base.steps:,.0f} s on this server "
+    f"(a short trial just now took {1000 * per_step:.1f} ms per paired step; other users' runs slow it down)."
 )
 if st.button("▶ Run experiment", key="run", type="primary"):
     live.start(PAGE, tuple(configs.values()), training_work(configs), base.steps, len(configs), base.steps)
@@ -73,13 +76,10 @@ def findings(runs: dict[str, RunResult]) -> str:
         + " (held-out evaluations)."
         for name, run in runs.items()
     ]
-    bn, plain = reached["bn"], reached["plain"]
-    sooner = [t for t in TARGETS if bn[t] is not None and (plain[t] is None or bn[t] < plain[t])]
     acc_bn, acc_plain = runs["bn"].test_accuracy, runs["plain"].test_accuracy
     verdict = (
-        f"BN got there first for {len(sooner)} of {len(TARGETS)} targets"
-        + (f" ({', '.join(f'{t:.0%}' for t in sooner)})" if sooner else "")
-        + f" and ended {'higher' if acc_bn > acc_plain else 'not higher'} ({acc_bn:.2%} vs {acc_plain:.2%})."
+        research.race_text(reached["bn"], reached["plain"], runs["bn"].steps)
+        + f" BN ended {'higher' if acc_bn > acc_plain else 'not higher'} ({acc_bn:.2%} vs {acc_plain:.2%})."
     )
     return "\n".join(lines) + f"\n\n**Figure 1(a) in this run:** {verdict}"
 
@@ -98,12 +98,19 @@ def drift_text(runs: dict[str, RunResult], unit: int) -> str:
     bn_drift = sum(table.loc[("bn", q), "drift"] for q in ("p15", "p50", "p85"))
     plain_drift = sum(table.loc[("plain", q), "drift"] for q in ("p15", "p50", "p85"))
     steadier = "steadier with BN" if bn_drift < plain_drift else "not steadier with BN"
+    early = research.early_share(runs["plain"], LAYER)
+    timing = (
+        f"without BN, {early.share:.0%} of the median's net change (from {early.first:.2f} to {early.last:.2f}, "
+        f"smoothed) had happened by step {early.step:,}, the first fifth of training."
+        if np.isfinite(early.share)
+        else "without BN the median had no net change to time."
+    )
     return (
         f"**Figure 1(b, c) in this run**, unit {unit} of layer {LAYER}:\n"
         + "\n".join(parts)
         + f"\n\nSummed over the three percentiles the drift was {bn_drift:.2f} with BN and {plain_drift:.2f} "
         f"without: the distribution was **{steadier}** here. With BN the input of the sigmoid is γ·x̂ + β, and γ and "
-        "β learn, so BN does not freeze it; without BN most of the movement happens in the first few hundred steps."
+        f"β learn, so BN does not freeze it; {timing}"
     )
 
 

@@ -13,6 +13,7 @@ from bn_demo.style import PNG_CONFIG, label
 from bn_demo.train import compare_configs
 from lab_ui import comparison, live
 from lab_ui.downloads import csv_download
+from lab_ui.nav import page_header
 from lab_ui.params import LEARNING_RATES, Param, settings_panel
 
 PAGE = "research"
@@ -23,8 +24,7 @@ EXPERIMENTS = {
     "landscape": "Loss landscape",
 }
 
-st.set_page_config(page_title="What later research found · BatchNorm Lab", layout="wide")
-st.title("What later research found")
+page_header("What later research found")
 st.markdown(
     "Santurkar, Tsipras, Ilyas and Mądry (2018) tested the covariate-shift explanation and proposed another: "
     "BN makes the loss **smoother**, so the gradient is a better guide and larger steps are safe. Their three "

@@ -35,9 +35,11 @@ def test_home_explains_bn_and_draws_the_stored_comparison():
             arr(trace(chart, f"{lab} · training batch")["y"]), stored[name].history["train_loss"]
         )
         assert f"{stored[name].test_accuracy:.1%} test accuracy" in " ".join(m.value for m in at.markdown)
-    links = [link.proto.page for link in at.get("page_link")]
+    links = [link.proto.page for link in at.main.get("page_link")]
     expected = sorted(p.stem.split("_", 1)[1] for p in (ROOT / "pages").glob("[1-7]_*.py"))  # URL: no number
     assert sorted(link.rsplit("/", 1)[-1] for link in links) == expected
+    menu = [link.proto.label for link in at.sidebar.get("page_link")]  # "Home", not the file name "app"
+    assert menu[0] == "Home" and len(menu) == 1 + len(expected) and menu[1].startswith("1 · ")
     assert len(at.get("download_button")) == 1
 
 

@@ -34,6 +34,11 @@ def test_ioffe_page_trains_the_papers_net_and_quotes_accuracy_and_drift():
         assert f"the median went from {p50[0]:.2f} to {p50[-1]:.2f}" in text(at)
     drift = research.stability(runs, 3, ("p15", "p50", "p85")).groupby("run")["drift"].sum()
     assert f"drift was {drift['bn']:.2f} with BN and {drift['plain']:.2f}" in text(at)
+    reached = {n: {t: research.first_step_reaching(runs[n], t) for t in (0.90, 0.95, 0.97)} for n in runs}
+    assert research.race_text(reached["bn"], reached["plain"], 40) in text(at)
+    early = research.early_share(runs["plain"], 3)
+    assert f"had happened by step {early.step:,}" in text(at) or "no net change" in text(at)
+    assert any("ms per paired step" in c.value for c in at.caption)  # the estimate is measured, not written
     assert finished(at)
 
 

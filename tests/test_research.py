@@ -121,6 +121,28 @@ def test_noisy_bn_inputs_jitter_more_than_bn_inputs(mnist):
         assert table.loc[("noisy_bn", q), "jitter"] > 2 * table.loc[("bn", q), "jitter"]
 
 
+def test_early_share_is_the_part_of_the_net_change_done_in_the_first_fifth():
+    fast = np.r_[np.linspace(0, 8, 21), np.linspace(8, 10, 80)]  # 8 of 10 in the first fifth of 101 records
+    result = research.early_share(fake_run("a", {"p50": fast}, []), layer=1)
+    window = 101 // 20  # the running mean over five records lags the values by two
+    assert result.step == 20 and result.first == pytest.approx(fast[:window].mean())
+    assert result.share == pytest.approx((fast[16:21].mean() - result.first) / (fast[-5:].mean() - result.first))
+    assert 0.6 < result.share < 0.8  # most of the change, as the data were made
+    flat = research.early_share(fake_run("a", {"p50": np.ones(50)}, []), layer=1)
+    assert np.isnan(flat.share)
+
+
+def test_race_text_says_who_reached_each_target_first():
+    text = research.race_text({0.9: 100, 0.95: 300, 0.97: None}, {0.9: 200, 0.95: 300, 0.97: None}, 1000)
+    assert text == (
+        "BN reached 90% first; both reached 95% at the same evaluation; neither run reached 97% within 1,000 steps."
+    )
+    assert research.race_text({0.9: None}, {0.9: 50}, 80) == "No BN reached 90% first."
+    assert research.race_text({0.9: None, 0.95: None}, {0.9: None, 0.95: None}, 150) == (
+        "Neither run reached 90% and 95% within 150 steps."
+    )
+
+
 def test_first_step_reaching_is_the_first_evaluation_at_or_above_the_target():
     run = fake_run("bn", {"p50": [0, 1]}, [(0, 0.1), (10, 0.92), (20, 0.95)])
     assert research.first_step_reaching(run, 0.9) == 10 and research.first_step_reaching(run, 0.95) == 20

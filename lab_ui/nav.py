@@ -1,0 +1,74 @@
+"""Every page's frame: browser-tab title, the lesson list in the sidebar (in words, with "Home" for
+app.py, which Streamlit's automatic navigation would call "app"), and the page title."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
+
+
+@dataclass(frozen=True)
+class Lesson:
+    path: str  # relative to app.py
+    title: str
+    icon: str
+    blurb: str  # one line on the home page
+
+
+HOME = Lesson("app.py", "Home", "🏠", "What BatchNorm is, and a first comparison.")
+LESSONS = (
+    Lesson(
+        "pages/1_Train_and_compare.py",
+        "Train & compare",
+        "📈",
+        "BN and no BN trained paired, live: loss, accuracy, layers.",
+    ),
+    Lesson(
+        "pages/2_Internal_covariate_shift.py",
+        "Internal covariate shift",
+        "🌊",
+        "How a hidden layer's inputs move, with and without BN.",
+    ),
+    Lesson(
+        "pages/3_Learning_rate_sensitivity.py", "Learning-rate sensitivity", "🎚️", "Does BN allow higher learning rates?"
+    ),
+    Lesson(
+        "pages/4_Initialization_sensitivity.py",
+        "Initialization sensitivity",
+        "🎲",
+        "Does BN make bad initializations harmless?",
+    ),
+    Lesson(
+        "pages/5_Batch_size_and_inference.py",
+        "Batch size and inference",
+        "📦",
+        "Small batches, and train vs eval mode.",
+    ),
+    Lesson(
+        "pages/6_Ioffe_and_Szegedy_2015.py",
+        "Ioffe & Szegedy 2015",
+        "📜",
+        "The original paper's MNIST experiment, reproduced.",
+    ),
+    Lesson(
+        "pages/7_What_later_research_found.py",
+        "What later research found",
+        "🔬",
+        "Is internal covariate shift the reason?",
+    ),
+)
+
+
+def page_header(title: str, tab_title: str | None = None) -> None:
+    st.set_page_config(page_title=f"{tab_title or title} · BatchNorm Lab", layout="wide")
+    with st.sidebar:
+        try:
+            st.page_link(HOME.path, label=HOME.title, icon=HOME.icon)
+            for number, lesson in enumerate(LESSONS, start=1):
+                st.page_link(lesson.path, label=f"{number} · {lesson.title}", icon=lesson.icon)
+        except StreamlitPageNotFoundError:
+            pass  # a page run on its own (as AppTest runs it) has no other pages to link to
+        st.divider()
+    st.title(title)
