@@ -31,7 +31,7 @@ from bn_demo.models import MLP
 from bn_demo.results import RunResult
 from bn_demo.train import PairedTraining, ProgressFn, Trainer, compare_configs
 
-NOISE_NORMS = ("plain", "bn", "noisy_bn")
+NOISE_NORMS = ("bn", "plain", "noisy_bn")  # BN first, as on every page
 PROBE_NORMS = ("bn", "plain")
 PROBES: dict[str, Callable[[MLP, torch.Tensor, torch.Tensor, float], pd.DataFrame]] = {
     "ics": measure_ics,

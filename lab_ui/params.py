@@ -27,7 +27,11 @@ class Param:
     high: float | None = None
     help: str | None = None
     format: str = "{}"  # how an option is shown
+    labels: tuple[str, ...] = ()  # or, if given, the words shown for the options, in their order
     widget: str = "auto"  # "auto", "select_slider", "selectbox", "segmented", "number"
+
+    def show(self, option: Any) -> str:
+        return self.labels[self.options.index(option)] if self.labels else self.format.format(option)
 
     def parse(self, raw: str) -> Any:
         """Query string -> value; ValueError with a reason when it is not valid."""
@@ -43,7 +47,7 @@ class Param:
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("not a finite number")
         if self.options and value not in self.options:
-            shown = ", ".join(self.format.format(o) for o in self.options)
+            shown = ", ".join(self.format.format(o) for o in self.options)  # as a link writes them
             raise ValueError(f"not one of {shown}")
         if self.low is not None and not self.low <= value <= self.high:
             raise ValueError(f"outside {self.low}–{self.high}")
@@ -57,11 +61,11 @@ class Param:
         if kind == "number":
             return container.number_input(min_value=self.low, max_value=self.high, **common)
         if kind == "select_slider":
-            return container.select_slider(options=self.options, format_func=self.format.format, **common)
+            return container.select_slider(options=self.options, format_func=self.show, **common)
         if kind == "selectbox":
-            return container.selectbox(options=self.options, format_func=self.format.format, **common)
+            return container.selectbox(options=self.options, format_func=self.show, **common)
         return container.segmented_control(
-            options=self.options, format_func=self.format.format, selection_mode="single", **common
+            options=self.options, format_func=self.show, selection_mode="single", **common
         )
 
 

@@ -35,7 +35,14 @@ live.require_data()
 settings = settings_panel(
     PAGE,
     [
-        Param("experiment", "Experiment", "noise", options=tuple(EXPERIMENTS), widget="selectbox"),
+        Param(
+            "experiment",
+            "Experiment",
+            "noise",
+            options=tuple(EXPERIMENTS),
+            labels=tuple(EXPERIMENTS.values()),
+            widget="selectbox",
+        ),
         Param("steps", "Training steps", 3000, low=10, high=comparison.MAX_STEPS),
         Param("lr", "Learning rate (log scale)", IOFFE_2015.lr, options=tuple(sorted({*LEARNING_RATES, 0.5}))),
         Param("noise_scale", "Noise strength a (noisy BN)", 1.0, options=(0.25, 0.5, 1.0, 2.0)),
@@ -73,7 +80,8 @@ else:
     )
     configs, runs_count = compare_configs(base, research.PROBE_NORMS), len(research.PROBE_NORMS)
     work = research.probed_work(base, experiment)
-st.caption(f"Trains {runs_count} runs × {base.steps:,} steps, paired; probes every {research.probe_every(base)} steps.")
+probes = "" if experiment == "noise" else f"; probes every {research.probe_every(base)} steps"
+st.caption(f"Trains {runs_count} runs × {base.steps:,} steps, paired{probes}.")
 if st.button("▶ Run experiment", key="run", type="primary"):
     live.start(page, (experiment, *configs.values()), work, base.steps, runs_count, base.steps)
 if live.current(page) is None:

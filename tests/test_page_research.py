@@ -44,6 +44,7 @@ def test_ioffe_page_trains_the_papers_net_and_quotes_accuracy_and_drift():
 
 def test_noisy_bn_experiment_compares_three_runs():
     at = open_page(LATER_FILE, experiment="noise", steps=40, noise_scale=0.5)
+    assert at.selectbox(key="research:experiment").options == ["Noisy BN", "ICS as gradient change", "Loss landscape"]
     runs = train(at, "research:noise").result
     assert set(runs) == {"plain", "bn", "noisy_bn"} and runs["noisy_bn"].config.noise_scale == 0.5
     bars = charts(at)[2]
