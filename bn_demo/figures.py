@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from bn_demo.results import RunResult
-from bn_demo.style import DIVERGED_SYMBOL, color, label, titled
+from bn_demo.style import DIVERGED_SYMBOL, color, label, log_axis, titled
 
 Runs = dict[str, RunResult]
 LAYER_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot", "5px,2px", "2px,6px")
@@ -139,7 +139,9 @@ def training_curves(runs: Runs, title: str = "Loss and accuracy while training")
             _diverged_marks(fig, name, run, float(last), 1)
             _diverged_marks(fig, name, run, float(history["train_accuracy"].iloc[-1]) if len(history) else 0.0, 2)
     _legend_below(titled(fig, title, STEP_AXIS, "", height=420))
-    fig.update_yaxes(type="log", title_text="loss (nats per example, log scale)", row=1, col=1)
+    losses = [v for run in runs.values() for v in (run.history["train_loss"], test_evals(run)["loss"])]
+    axis = log_axis(np.concatenate([np.asarray(v, dtype=float) for v in losses]) if losses else [])
+    fig.update_yaxes(axis, title_text="loss (nats per example, log scale)", row=1, col=1)
     fig.update_yaxes(title_text="accuracy (% correct)", tickformat=".0%", range=[0, 1.02], row=1, col=2)
     return fig
 

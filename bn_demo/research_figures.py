@@ -3,13 +3,14 @@ BN and noisy BN; Santurkar et al.'s ICS as a change of gradients; and the loss l
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from bn_demo.figures import STEP_AXIS, _fill, _legend_below
 from bn_demo.landscape import QUANTITIES
-from bn_demo.style import color, label, titled
+from bn_demo.style import color, label, log_axis, titled
 
 STABILITY_LABELS = {
     "p15": "15th pct",
@@ -104,5 +105,6 @@ def landscape_figure(bands: pd.DataFrame, title: str) -> go.Figure:
                 col=col,
             )
             fig.update_yaxes(title_text=LANDSCAPE_AXES[quantity], row=1, col=col)
-    fig.update_yaxes(type="log", row=1, col=1)
+    loss = bands[bands["quantity"] == "loss"]  # the first panel
+    fig.update_yaxes(log_axis(np.r_[loss["min"], loss["max"]]), row=1, col=1)
     return _legend_below(titled(fig, title, STEP_AXIS, "", height=400))

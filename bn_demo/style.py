@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 
 LABELS = {"bn": "BN", "plain": "no BN", "noisy_bn": "noisy BN"}
@@ -16,6 +17,15 @@ def label(norm: str) -> str:
 
 def color(norm: str) -> str:
     return COLORS.get(norm, "#7f7f7f")
+
+
+def log_axis(values) -> dict:
+    """A log axis for `values`: labelled at 1, 2 and 5 of each decade over a short range (Plotly's default
+    there labels every digit, and the labels overlap), at powers of ten over a long one."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    decades = float(np.log10(v.max() / v.min())) if v.size else 0.0
+    return {"type": "log", "dtick": "D2" if decades <= 3 else 1}
 
 
 def titled(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 380) -> go.Figure:

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from bn_demo.calibration import METHODS
-from bn_demo.style import DIVERGED_SYMBOL, color, label, titled
+from bn_demo.style import DIVERGED_SYMBOL, color, label, log_axis, titled
 from bn_demo.sweeps import value_text
 from bn_demo.train import DIVERGED_LOSS
 
@@ -142,7 +142,7 @@ def curves_figure(curves: pd.DataFrame, points: pd.DataFrame, noun: str, title: 
             fig.add_trace(_diverged_trace(run, [step], [last], [step], False), **where)
     titled(fig, title, "", "", height=150 + 240 * rows)
     _legend_below(fig, -0.35 / rows)
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(log_axis(curves["train_loss"]))
     for r in range(1, rows + 1):
         fig.update_yaxes(title_text="training loss", row=r, col=1)
     for c in range(1, cols + 1):

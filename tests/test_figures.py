@@ -10,7 +10,7 @@ import pytest
 
 from bn_demo import figures
 from bn_demo.config import TrainConfig
-from bn_demo.style import COLORS
+from bn_demo.style import COLORS, log_axis
 from bn_demo.train import compare
 from tests.test_page_train import ROOT, arr, trace
 
@@ -140,3 +140,9 @@ def test_unit_drift_histograms_share_one_set_of_bins(runs):
     assert bins["start"] <= every.min() and bins["end"] > every.max()
     assert bins["size"] == pytest.approx((every.max() - every.min()) / figures.DRIFT_BINS)
     assert bins["end"] == pytest.approx(bins["start"] + figures.DRIFT_BINS * bins["size"])
+
+
+def test_log_axis_labels_1_2_5_over_a_short_range_and_decades_over_a_long_one():
+    assert log_axis([0.05, 2.3]) == {"type": "log", "dtick": "D2"}
+    assert log_axis([0.01, 900.0, float("nan"), 0.0]) == {"type": "log", "dtick": 1}  # 4.95 decades
+    assert log_axis([]) == {"type": "log", "dtick": "D2"}
