@@ -91,7 +91,9 @@ def sensitivity_figure(points: pd.DataFrame, setting: str, title: str) -> go.Fig
     _legend_below(fig, -0.2)
     fig.update_yaxes(title_text="accuracy on 10,000 test images (%)", range=[-15, 103], row=1, col=1)
     fig.update_yaxes(tickvals=[0, 20, 40, 60, 80, 100], row=1, col=1)
-    fig.update_yaxes(title_text="cross-entropy (log scale)", type="log", row=1, col=2)
+    marks = DIVERGED_LOSS_MARK if points["diverged"].any() else ()
+    axis = log_axis(np.r_[points["test_loss"].to_numpy(float), marks])
+    fig.update_yaxes(axis, title_text="cross-entropy (log scale)", row=1, col=2)
     if categorical:
         fig.update_xaxes(type="category")
     else:
