@@ -186,6 +186,10 @@ def first_step_reaching(run: RunResult, accuracy: float) -> int | None:
     return int(evals["step"].min()) if len(evals) else None
 
 
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def race_text(bn: dict[float, int | None], plain: dict[float, int | None], steps: int) -> str:
     """Who first reached each accuracy target (first_step_reaching of BN and no BN, by target), in words:
     "BN reached 90% and 95% first; neither run reached 97% within 1,000 steps."."""
@@ -201,5 +205,5 @@ def race_text(bn: dict[float, int | None], plain: dict[float, int | None], steps
         else:
             who = "both reached {} at the same evaluation"
         groups.setdefault(who, []).append(f"{target:.0%}")
-    text = "; ".join(who.format(" and ".join(targets)) for who, targets in groups.items())
+    text = "; ".join(who.format(_and(targets)) for who, targets in groups.items())
     return text[:1].upper() + text[1:] + "."

@@ -20,12 +20,16 @@ def color(norm: str) -> str:
 
 
 def log_axis(values) -> dict:
-    """A log axis for `values`: labelled at 1, 2 and 5 of each decade over a short range (Plotly's default
-    there labels every digit, and the labels overlap), at powers of ten over a long one."""
+    """A log axis for `values`, labelled in plain numbers at 1, 2 and 5 of each decade over a short range
+    (Plotly's default there labels every digit, or "5" for 0.5) and at powers of ten over a long one."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v) & (v > 0)]
-    decades = float(np.log10(v.max() / v.min())) if v.size else 0.0
-    return {"type": "log", "dtick": "D2" if decades <= 3 else 1}
+    if v.size == 0:
+        return {"type": "log"}
+    low, high = int(np.floor(np.log10(v.min()))), int(np.ceil(np.log10(v.max())))
+    mantissas = (1, 2, 5) if high - low <= 3 else (1,)
+    ticks = [float(f"{m * 10.0**e:.1g}") for e in range(low, high + 1) for m in mantissas]
+    return {"type": "log", "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
 
 
 def titled(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 380) -> go.Figure:

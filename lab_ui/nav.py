@@ -17,45 +17,48 @@ class Lesson:
     blurb: str  # one line on the home page
 
 
-HOME = Lesson("app.py", "Home", "🏠", "What BatchNorm is, and a first comparison.")
+HOME = Lesson("app.py", "Home", ":material/home:", "What BatchNorm is, and a first comparison.")
 LESSONS = (
     Lesson(
         "pages/1_Train_and_compare.py",
         "Train & compare",
-        "📈",
+        ":material/monitoring:",
         "BN and no BN trained paired, live: loss, accuracy, layers.",
     ),
     Lesson(
         "pages/2_Internal_covariate_shift.py",
         "Internal covariate shift",
-        "🌊",
+        ":material/waves:",
         "How a hidden layer's inputs move, with and without BN.",
     ),
     Lesson(
-        "pages/3_Learning_rate_sensitivity.py", "Learning-rate sensitivity", "🎚️", "Does BN allow higher learning rates?"
+        "pages/3_Learning_rate_sensitivity.py",
+        "Learning-rate sensitivity",
+        ":material/speed:",
+        "Does BN allow higher learning rates?",
     ),
     Lesson(
         "pages/4_Initialization_sensitivity.py",
         "Initialization sensitivity",
-        "🎲",
+        ":material/casino:",
         "Does BN make bad initializations harmless?",
     ),
     Lesson(
         "pages/5_Batch_size_and_inference.py",
         "Batch size and inference",
-        "📦",
+        ":material/stacks:",
         "Small batches, and train vs eval mode.",
     ),
     Lesson(
         "pages/6_Ioffe_and_Szegedy_2015.py",
         "Ioffe & Szegedy 2015",
-        "📜",
+        ":material/history_edu:",
         "The original paper's MNIST experiment, reproduced.",
     ),
     Lesson(
         "pages/7_What_later_research_found.py",
         "What later research found",
-        "🔬",
+        ":material/science:",
         "Is internal covariate shift the reason?",
     ),
 )

@@ -143,6 +143,9 @@ def test_unit_drift_histograms_share_one_set_of_bins(runs):
 
 
 def test_log_axis_labels_1_2_5_over_a_short_range_and_decades_over_a_long_one():
-    assert log_axis([0.05, 2.3]) == {"type": "log", "dtick": "D2"}
-    assert log_axis([0.01, 900.0, float("nan"), 0.0]) == {"type": "log", "dtick": 1}  # 4.95 decades
-    assert log_axis([]) == {"type": "log", "dtick": "D2"}
+    short = log_axis([0.05, 2.3])
+    assert short["type"] == "log" and short["tickvals"] == [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50]
+    assert short["ticktext"][:4] == ["0.01", "0.02", "0.05", "0.1"]
+    long = log_axis([0.01, 900.0, float("nan"), 0.0])  # 4.95 decades; NaN and 0 have no place on a log axis
+    assert long["tickvals"] == [0.01, 0.1, 1, 10, 100, 1000] and long["ticktext"][-1] == "1000"
+    assert log_axis([]) == {"type": "log"}
