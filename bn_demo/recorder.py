@@ -161,7 +161,7 @@ class Recorder:
         }
 
     def history(self) -> pd.DataFrame:
-        """The training-loss history alone: cheap enough to read twice a second beside training."""
+        """The training-loss history alone: cheap enough to read every second beside training."""
         with self.lock:
             n = self.count
             steps, scalars = self.steps[:n].numpy().copy(), self.scalars[:n, :2].numpy().copy()

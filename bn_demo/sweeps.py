@@ -21,6 +21,7 @@ from bn_demo.config import ConfigError, TrainConfig
 from bn_demo.data import MNIST
 from bn_demo.jobs import Job
 from bn_demo.results import RunResult
+from bn_demo.style import label
 from bn_demo.train import PairedTraining, ProgressFn, compare_configs
 
 NORMS = ("bn", "plain")
@@ -264,26 +265,25 @@ def value_text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, int | float | np.number) else str(value)
 
 
-def summarise(points: pd.DataFrame, setting: str, min_accuracy: float) -> list[str]:
+def summarise(points: pd.DataFrame, noun: str, min_accuracy: float) -> list[str]:
     """One sentence per run (markdown) with the sweep's numbers: where it reached `min_accuracy`, its
-    best value, and where it diverged. Pages quote these, so every number comes from the run."""
+    best value, and where it diverged (at "`noun` value"). Pages quote these: every number is the run's."""
     sentences = []
     for run in dict.fromkeys(points["run"]):
         rows = points[points["run"] == run]
         finished = rows[rows["test_accuracy"].notna()]
         good = finished[finished["test_accuracy"] >= min_accuracy]
-        name = {"bn": "BN", "plain": "no BN"}.get(run, run)
-        text = f"**{name}** reached ≥ {min_accuracy:.0%} test accuracy at {len(good)} of {len(rows)} values"
+        text = f"**{label(run)}** reached ≥ {min_accuracy:.0%} test accuracy at {len(good)} of {len(rows)} values"
         if len(good):
             text += f" ({', '.join(value_text(v) for v in good['value'])})"
         if len(finished):
             best = finished.loc[finished["test_accuracy"].idxmax()]
-            text += f"; best {best['test_accuracy']:.1%} at {setting} {value_text(best['value'])}"
+            text += f"; best {best['test_accuracy']:.1%} at {noun} {value_text(best['value'])}"
         bad = rows[rows["diverged"]]
         if len(bad):
             where = ", ".join(
                 f"{value_text(v)} (step {s})" for v, s in zip(bad["value"], bad["diverged_at"], strict=True)
             )
-            text += f"; diverged at {setting} {where}"
+            text += f"; diverged at {noun} {where}"
         sentences.append(text + ".")
     return sentences

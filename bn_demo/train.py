@@ -166,7 +166,7 @@ class Trainer:
 
     def partial_result(self, history_only: bool = False) -> RunResult:
         """What is recorded so far, for live charts; no final test-set evaluation. `history_only`
-        skips every table but the loss history, for sweeps that redraw many runs twice a second."""
+        skips every table but the loss history, for sweeps that redraw many runs every second."""
         tables = {"history": self.recorder.history()} if history_only else self.recorder.frames()
         return RunResult(
             name=self.name,

@@ -69,11 +69,11 @@ def show_sweep(
 ) -> None:
     """Findings in numbers, accuracy/loss against the value, and the loss curves as small multiples, for
     the points of `result` that vary `setting`. While `training`, only the panel of the latest value is
-    drawn: the view is redrawn twice a second, and all panels each time would slow the training down."""
+    drawn: the view is redrawn every second, and all panels each time would slow the training down."""
     points = result.points().query("setting == @setting")
     if points.empty:
         return
-    st.markdown("\n".join(f"- {line}" for line in sweeps.summarise(points, setting, min_accuracy)))
+    st.markdown("\n".join(f"- {line}" for line in sweeps.summarise(points, noun, min_accuracy)))
     st.plotly_chart(
         sensitivity_figure(points, axis_title, f"Final test accuracy and loss against {noun}"),
         width="stretch",

@@ -77,7 +77,7 @@ def test_huge_learning_rate_is_flagged_diverged(mnist, tiny):
     run = result.runs[0]["plain"]
     assert plain["diverged"] and run.diverged and plain["diverged_at"] == run.diverged_at < tiny.steps
     assert np.isnan(plain["test_accuracy"])
-    assert "diverged at lr 100" in sweeps.summarise(points, "lr", 0.9)[1]
+    assert "diverged at learning rate 100" in sweeps.summarise(points, "learning rate", 0.9)[1]
 
 
 def test_progress_counts_steps_across_the_sweep_and_partial_results_follow(mnist, tiny):
