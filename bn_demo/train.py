@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from bn_demo.config import ConfigError, TrainConfig
 from bn_demo.data import MNIST, batch_indices, load_mnist
-from bn_demo.models import MLP, NoisyBatchNorm1d, build_model
+from bn_demo.models import MLP, BatchNorm1d, NoisyBatchNorm1d, build_model
 from bn_demo.recorder import Recorder, layer_floats
 from bn_demo.results import RunResult
 
@@ -108,7 +108,13 @@ class Trainer:
         parts = []
         for block in self.model.blocks:
             z = block.activation_input  # (B, U)
-            parts += [*_mean_var(z, average), z[:, unit]]
+            norm = block.norm
+            if block.bn_before_activation and type(norm) is BatchNorm1d:
+                # z = γ·x̂ + β: its batch mean is β and its (biased) variance γ²·σ²/(σ² + ε) = γ²(1 − ε·invstd²),
+                # exactly, so no pass over the batch is needed (a third of the recording's cost)
+                parts += [norm.bias, norm.weight.square() * (1 - norm.eps * norm.batch_invstd.square()), z[:, unit]]
+            else:
+                parts += [*_mean_var(z, average), z[:, unit]]
             if block.norm is not None:
                 b = block.bn_input
                 norm = block.norm  # BN's own batch statistics: no need to compute them again

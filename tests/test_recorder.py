@@ -16,6 +16,11 @@ def test_recorded_step_matches_numpy(mnist, norm):
     trainer = Trainer(norm, config, eval_x, eval_y)
     x, y = mnist.batch("train", next(batch_indices(60000, 50, 1, seed=0)))
     model = trainer.model
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # γ and β away from 1 and 0, so that the recorded BN output statistics must use them
+        for norm_layer in model.norms():
+            norm_layer.weight.copy_(torch.rand(norm_layer.num_features, generator=g) * 2 + 0.2)
+            norm_layer.bias.copy_(torch.randn(norm_layer.num_features, generator=g))
     with torch.no_grad():  # the same forward pass, by hand, before the step changes the weights
         h, by_hand = x, []
         for block in model.blocks:
@@ -23,6 +28,7 @@ def test_recorded_step_matches_numpy(mnist, norm):
             bn_in = z.numpy().copy()
             if block.norm is not None:
                 z = (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + block.norm.eps)
+                z = z * block.norm.weight + block.norm.bias
             by_hand.append((z.numpy().copy(), bn_in))
             h = block.activation(z)
         logits = model.head(h).numpy()
