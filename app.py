@@ -32,8 +32,9 @@ page_header("BatchNorm Lab", "Home")
 st.markdown(
     "**Batch Normalization** (BN) normalises each unit of a layer over the examples of the mini-batch, then lets "
     "the network rescale it. It is said to speed up training, allow higher learning rates, reduce the sensitivity "
-    "to initialization and regularise a little. This lab trains a real network on MNIST, with and without BN, so "
-    "that you can check each claim yourself."
+    "to initialization and regularise a little (the note's claims). This lab trains a real network on MNIST, with "
+    "and without BN, so that you can check each claim yourself: speed and the train–test gap in *Train & compare*, "
+    "the others on a lesson each."
 )
 
 left, right = st.columns([1, 1], gap="large")

@@ -41,7 +41,8 @@ def findings(runs: dict[str, RunResult]) -> str:
         lines.append(
             f"- **{label(name)}**: {run.test_accuracy:.1%} test accuracy after {run.steps:,} steps (test loss "
             f"{run.test_loss:.3f}); the batch variance of layer {last_layer}'s pre-activations went from "
-            f"{var.iloc[0]:.3g} to {var.iloc[-1]:.3g} (range {var.min():.3g}–{var.max():.3g})."
+            f"{var.iloc[0]:.3g} to {var.iloc[-1]:.3g} (range {var.min():.3g}–{var.max():.3g}); train–test gap "
+            f"(test loss minus the final training loss) {run.test_loss - run.train_loss:+.3f}."
         )
     return "\n".join(lines)
 
@@ -61,7 +62,8 @@ def draw(runs: dict[str, RunResult], status: JobStatus) -> None:
     if finished:
         st.markdown(
             "**What to look for:** which curve reaches a low test loss first, and how far the variance of the "
-            "pre-activations wanders without BN while BN pins it near γ² (≈ 1 at the start). "
+            "pre-activations wanders without BN while BN pins it near γ² (≈ 1 at the start). The note says BN "
+            "regularises a little: if so, BN's train–test gap should be the smaller one once training fits well. "
             "**Try next:** raise the learning rate to 3 or 10 and see which run diverges first; pick the gaussian "
             "initialization with std 0.001 or 1; or shrink the batch to 4 and watch BN's batch statistics get noisy. "
             "All numbers on this page come from the run above, trained on this server."

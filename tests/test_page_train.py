@@ -72,6 +72,10 @@ def test_train_draws_the_engine_result_and_agrees_with_an_independent_run():
             arr(trace(curves, f"{lab} · training batch")["y"]), independent[name].history["train_loss"], rtol=1e-3
         )
         assert f"{independent[name].test_accuracy:.1%}" in at.markdown[-2].value + at.markdown[-3].value
+        gap = runs[name].test_loss - runs[name].history["train_loss"].tail(20).mean()  # 20 records: the final loss
+        assert (
+            f"gap (test loss minus the final training loss) {gap:+.3f}" in at.markdown[-2].value + at.markdown[-3].value
+        )
     assert any("Cost of BN" in m.value for m in at.markdown)
     assert len(at.get("download_button")) == 3
     assert any("60,000" in c.value for c in at.caption)  # the per-request budget, next to the button
