@@ -18,6 +18,7 @@ from lab_ui.params import LEARNING_RATES, Param, settings_panel
 
 PAGE = "research"
 LAYER = len(IOFFE_2015.hidden)
+EARLY_TARGET = 0.8  # how fast each run leaves the sigmoid net's early plateau
 EXPERIMENTS = {
     "noise": "Noisy BN",
     "ics": "ICS as gradient change",
@@ -93,19 +94,22 @@ def noise_text(runs: dict[str, RunResult]) -> str:
     lines = []
     for name, run in runs.items():
         jitter = ", ".join(f"{q} {table.loc[(name, q), 'jitter']:.3f}" for q in ("p15", "p50", "p85"))
+        reached = research.first_step_reaching(run, EARLY_TARGET)
+        when = "never" if reached is None else f"at step {reached:,}"
         lines.append(
-            f"- **{label(name)}**: test accuracy {run.test_accuracy:.2%}; mean change between recorded steps of "
-            f"unit {run.config.tracked_unit}'s percentiles: {jitter}."
+            f"- **{label(name)}**: test accuracy {run.test_accuracy:.2%}, first reached {EARLY_TARGET:.0%} {when}; "
+            f"mean change between recorded steps of unit {run.config.tracked_unit}'s percentiles: {jitter}."
         )
     unsteady = {n: sum(table.loc[(n, q), "jitter"] for q in ("p15", "p50", "p85")) for n in runs}
     acc = {n: run.test_accuracy for n, run in runs.items()}
     as_unsteady = unsteady["noisy_bn"] >= unsteady["plain"]
     closer_to_bn = abs(acc["noisy_bn"] - acc["bn"]) < abs(acc["noisy_bn"] - acc["plain"])
+    others = [("BN", acc["bn"]), ("no BN", acc["plain"])]
+    near, far = others if closer_to_bn else others[::-1]
     verdict = (
         f"Noisy BN's layer-{LAYER} inputs moved {unsteady['noisy_bn'] / unsteady['plain']:.1f}× as much per step "
         f"as no BN's and {unsteady['noisy_bn'] / unsteady['bn']:.1f}× as much as BN's; its accuracy "
-        f"({acc['noisy_bn']:.2%}) is {'closer to BN' if closer_to_bn else 'closer to no BN'} "
-        f"({acc['bn']:.2%}) than to no BN ({acc['plain']:.2%})."
+        f"({acc['noisy_bn']:.2%}) is closer to {near[0]}'s ({near[1]:.2%}) than to {far[0]}'s ({far[1]:.2%})."
     )
     if as_unsteady and closer_to_bn:
         verdict += " Unsteady inputs did not stop it training like BN, as Santurkar et al. found."
@@ -145,11 +149,13 @@ def ics_text(probed: research.ProbedRuns) -> str:
         for layer in range(2, deepest + 1)
     ]
     bn, plain = summary.loc[("bn", deepest), "median"], summary.loc[("plain", deepest), "median"]
-    verdict = "smaller" if bn < plain else "not smaller"
+    cos_bn, cos_plain = cosines.loc[("bn", deepest), "median"], cosines.loc[("plain", deepest), "median"]
     return (
-        "\n".join(lines) + f"\n\n**In this run**, at the output layer the gradient change with BN was {verdict} "
-        f"than without ({bn:.4f} vs {plain:.4f}, medians over probes). Santurkar et al. found BN does not reduce "
-        "ICS in this sense (in deep linear and VGG networks it even increased it)."
+        "\n".join(lines) + "\n\n**In this run**, at the output layer the gradient change with BN was "
+        f"{'smaller' if bn < plain else 'not smaller'} than without ({bn:.4f} vs {plain:.4f}) and the gradients "
+        f"{'more' if cos_bn > cos_plain else 'less'} aligned (cosine {cos_bn:.3f} vs {cos_plain:.3f}), medians over "
+        "probes. Santurkar et al. found BN does not reduce ICS in this sense (in deep linear and VGG networks it "
+        "even increased it)."
     )
 
 

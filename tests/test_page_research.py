@@ -51,7 +51,12 @@ def test_noisy_bn_experiment_compares_three_runs():
     table = research.stability(runs, 3)
     for name, lab in (("plain", "no BN"), ("bn", "BN"), ("noisy_bn", "noisy BN")):
         np.testing.assert_allclose(arr(trace(bars, lab)["y"]), table[table.run == name]["jitter"])
-        assert f"test accuracy {runs[name].test_accuracy:.2%}" in text(at)
+        reached = research.first_step_reaching(runs[name], 0.8)
+        when = "never" if reached is None else f"at step {reached:,}"
+        assert f"test accuracy {runs[name].test_accuracy:.2%}, first reached 80% {when}" in text(at)
+    acc = {name: run.test_accuracy for name, run in runs.items()}
+    near = "BN" if abs(acc["noisy_bn"] - acc["bn"]) < abs(acc["noisy_bn"] - acc["plain"]) else "no BN"
+    assert f"is closer to {near}'s" in text(at)
     jitter = table[table.quantity.isin(["p15", "p50", "p85"])].groupby("run")["jitter"].sum()
     assert f"moved {jitter['noisy_bn'] / jitter['plain']:.1f}× as much per step" in text(at)
     assert finished(at)
@@ -65,6 +70,7 @@ def test_ics_and_landscape_experiments_draw_their_probes():
     rows = probed.probes.query("run == 'bn' and layer == 4")
     np.testing.assert_allclose(arr(trace(l2, "BN")["y"]), probed.probes.query("run == 'bn' and layer == 2")["l2"])
     assert f"({rows['l2'].median():.4f} vs" in text(at)
+    assert f"(cosine {rows['cosine'].median():.3f} vs" in text(at)
 
     at.selectbox(key="research:experiment").set_value("landscape").run()
     probed = train(at, "research:landscape").result
