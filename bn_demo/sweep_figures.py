@@ -107,7 +107,8 @@ def _facets(n: int) -> tuple[int, int]:
 
 
 def curves_figure(curves: pd.DataFrame, points: pd.DataFrame, noun: str, title: str) -> go.Figure:
-    """Training loss against step, one small panel per swept value (titled "`noun` = value") with BN and
+    """Training loss against step, one small panel per swept value (titled "`noun` = value", or just the value
+    when it is a word, such as an initialization scheme) with BN and
     no BN in each; a diverged run ends with an "x" at the step it blew up (drawn at its last recorded loss)."""
     values = list(dict.fromkeys(points["value"])) or list(dict.fromkeys(curves["value"]))
     rows, cols = _facets(max(1, len(values)))
@@ -115,7 +116,7 @@ def curves_figure(curves: pd.DataFrame, points: pd.DataFrame, noun: str, title: 
         rows=rows,
         cols=cols,
         shared_yaxes="all",
-        subplot_titles=[f"{noun} = {value_text(v)}" for v in values],
+        subplot_titles=[v if isinstance(v, str) else f"{noun} = {value_text(v)}" for v in values],
         horizontal_spacing=0.03,
         vertical_spacing=0.12 if rows > 1 else 0.0,
     )

@@ -80,6 +80,7 @@ def test_initialization_page_sweeps_stds_and_schemes():
     assert list(points["setting"].unique()) == ["init_std", "init"]
     assert_sensitivity_chart_matches(shown[2], points[points["setting"] == "init"])
     assert list(arr(trace(shown[2], "BN")["x"])) == ["default", "xavier", "kaiming", "gaussian"]
+    assert [a["text"] for a in shown[3]["layout"]["annotations"]][:4] == ["default", "xavier", "kaiming", "gaussian"]
 
 
 def test_batch_page_charts_accuracy_and_calibration():
