@@ -3,6 +3,8 @@ button within the server's budget, and the table and downloads every comparison 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from bn_demo import figures, tables
@@ -87,6 +89,20 @@ def diverged_text(runs: dict[str, RunResult]) -> None:
                 f"**{label(name)} diverged at step {run.diverged_at}**: its training loss became NaN, infinite or "
                 f"larger than {DIVERGED_LOSS:,.0f}, so it stopped there (marked ✕ on the charts)."
             )
+
+
+def run_bullets(runs: dict[str, RunResult], describe: Callable[[RunResult], str]) -> str:
+    """One markdown bullet per run, "- **BN**: …", in `describe(run)`'s words for a run that recorded steps."""
+    lines = []
+    for name, run in runs.items():
+        if run.diverged:
+            text = f"diverged at step {run.diverged_at}."
+        elif run.layers.empty:
+            text = "stopped before any step was recorded."
+        else:
+            text = describe(run)
+        lines.append(f"- **{label(name)}**: {text}")
+    return "\n".join(lines)
 
 
 def summary(runs: dict[str, RunResult]) -> None:

@@ -5,7 +5,7 @@ import streamlit as st
 from bn_demo import figures
 from bn_demo.jobs import JobStatus
 from bn_demo.results import RunResult
-from bn_demo.style import PNG_CONFIG, label
+from bn_demo.style import PNG_CONFIG
 from lab_ui import comparison, live
 from lab_ui.nav import page_header
 from lab_ui.params import settings_panel
@@ -26,25 +26,16 @@ if live.current(PAGE) is None:
     st.info("Press **▶ Train**: the loss, accuracy and layer statistics appear here live while it trains.")
 
 
-def findings(runs: dict[str, RunResult]) -> str:
+def findings(run: RunResult) -> str:
     """What this run showed, in numbers taken from it."""
-    lines = []
-    for name, run in runs.items():
-        if run.diverged:
-            lines.append(f"- **{label(name)}** diverged at step {run.diverged_at}.")
-            continue
-        if run.layers.empty:
-            lines.append(f"- **{label(name)}**: stopped before any step was recorded.")
-            continue
-        last_layer = len(run.config.hidden)
-        var = figures.layer_table(run, last_layer)["var"]
-        lines.append(
-            f"- **{label(name)}**: {run.test_accuracy:.1%} test accuracy after {run.steps:,} steps (test loss "
-            f"{run.test_loss:.3f}); the batch variance of layer {last_layer}'s pre-activations went from "
-            f"{var.iloc[0]:.3g} to {var.iloc[-1]:.3g} (range {var.min():.3g}–{var.max():.3g}); train–test gap "
-            f"(test loss minus the final training loss) {run.test_loss - run.train_loss:+.3f}."
-        )
-    return "\n".join(lines)
+    last_layer = len(run.config.hidden)
+    var = figures.layer_table(run, last_layer)["var"]
+    return (
+        f"{run.test_accuracy:.1%} test accuracy after {run.steps:,} steps (test loss {run.test_loss:.3f}); the "
+        f"batch variance of layer {last_layer}'s pre-activations went from {var.iloc[0]:.3g} to {var.iloc[-1]:.3g} "
+        f"(range {var.min():.3g}–{var.max():.3g}); train–test gap (test loss minus the final training loss) "
+        f"{run.test_loss - run.train_loss:+.3f}."
+    )
 
 
 def draw(runs: dict[str, RunResult], status: JobStatus) -> None:
@@ -52,7 +43,7 @@ def draw(runs: dict[str, RunResult], status: JobStatus) -> None:
     comparison.diverged_text(runs)
     if finished:
         comparison.summary(runs)
-        st.markdown("**In this run:**\n" + findings(runs))
+        st.markdown("**In this run:**\n" + comparison.run_bullets(runs, findings))
     st.plotly_chart(figures.training_curves(runs), width="stretch", config=PNG_CONFIG)
     st.plotly_chart(
         figures.layer_statistics(runs, "Input of the nonlinearity: batch mean and variance per hidden layer"),

@@ -6,7 +6,7 @@ import streamlit as st
 from bn_demo import figures
 from bn_demo.jobs import JobStatus
 from bn_demo.results import RunResult
-from bn_demo.style import PNG_CONFIG, label
+from bn_demo.style import PNG_CONFIG
 from lab_ui import comparison, live
 from lab_ui.nav import page_header
 from lab_ui.params import Param, settings_panel
@@ -37,17 +37,18 @@ if live.current(PAGE) is None:
 
 def moves_text(runs: dict[str, RunResult], layer: int, unit: int) -> str:
     """The tracked unit's median and band, first and last record, for each run, from the run itself."""
-    lines = []
-    for name, run in runs.items():
+
+    def moves(run: RunResult) -> str:
         m = figures.percentile_moves(run, layer)
         drift = abs(figures.unit_mean_drift(run, layer))
-        lines.append(
-            f"- **{label(name)}**: the median of unit {unit} went from {m['median_first']:.3f} to "
-            f"{m['median_last']:.3f} (moved by {m['median_moved']:+.3f}, range {m['median_range']:.3f}); its "
-            f"15–85th band widened from {m['width_first']:.3f} to {m['width_last']:.3f}. Across all "
-            f"{drift.size} units, the batch mean moved by {drift.mean():.3f} on average (largest {drift.max():.3f})."
+        return (
+            f"the median of unit {unit} went from {m['median_first']:.3f} to {m['median_last']:.3f} (moved by "
+            f"{m['median_moved']:+.3f}, range {m['median_range']:.3f}); its 15–85th band widened from "
+            f"{m['width_first']:.3f} to {m['width_last']:.3f}. Across all {drift.size} units, the batch mean moved "
+            f"by {drift.mean():.3f} on average (largest {drift.max():.3f})."
         )
-    return "\n".join(lines)
+
+    return comparison.run_bullets(runs, moves)
 
 
 def draw(runs: dict[str, RunResult], status: JobStatus) -> None:
