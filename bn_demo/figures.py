@@ -10,27 +10,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from bn_demo.results import RunResult
-from bn_demo.style import DIVERGED_SYMBOL, color, label, log_axis, titled
+from bn_demo.style import DIVERGED_SYMBOL, color, fill, label, legend_below, log_axis, titled
 
 Runs = dict[str, RunResult]
 LAYER_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot", "5px,2px", "2px,6px")
-BAND_OPACITY = 0.25
 HEATMAP_BINS = 40
 DRIFT_BINS = 40  # of the histogram of per-unit mean changes, shared by every run
 HEATMAP_RANGE = (0.005, 0.995)  # quantiles of all sampled values that bound the heatmap's value axis
 STEP_AXIS = "training step (SGD updates)"
-
-
-def _fill(hex_color: str, opacity: float = BAND_OPACITY) -> str:
-    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{opacity})"
-
-
-def _legend_below(fig: go.Figure) -> go.Figure:
-    """Side-by-side subplots leave no room for a legend beside the title: put it under the plot."""
-    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.3, "xanchor": "left", "x": 0})
-    fig.update_layout(margin={"b": 110}, height=fig.layout.height + 60)
-    return fig
 
 
 def _line(series: pd.Series, name: str, group: str, showlegend: bool, line: dict) -> go.Scatter:
@@ -138,7 +125,7 @@ def training_curves(runs: Runs, title: str = "Loss and accuracy while training")
             last = history["train_loss"].iloc[-1] if len(history) else 1.0
             _diverged_marks(fig, name, run, float(last), 1)
             _diverged_marks(fig, name, run, float(history["train_accuracy"].iloc[-1]) if len(history) else 0.0, 2)
-    _legend_below(titled(fig, title, STEP_AXIS, "", height=420))
+    legend_below(titled(fig, title, STEP_AXIS, "", height=420))
     losses = [v for run in runs.values() for v in (run.history["train_loss"], test_evals(run)["loss"])]
     axis = log_axis(np.concatenate([np.asarray(v, dtype=float) for v in losses]) if losses else [])
     fig.update_yaxes(axis, title_text="loss (nats per example, log scale)", row=1, col=1)
@@ -169,7 +156,7 @@ def layer_statistics(runs: Runs, title: str, prefix: str = "") -> go.Figure:
                 dash = LAYER_DASHES[(int(layer) - 1) % len(LAYER_DASHES)]
                 trace = _line(wide[quantity], lab, f"{name}-{layer}", col == 1, {"color": color(name), "dash": dash})
                 fig.add_trace(trace.update(hovertemplate=f"{lab}: %{{y:.4g}}<extra></extra>"), row=1, col=col)
-    _legend_below(titled(fig, title, STEP_AXIS, "", height=400))
+    legend_below(titled(fig, title, STEP_AXIS, "", height=400))
     fig.update_yaxes(title_text="mean (pre-activation units)", row=1, col=1)
     fig.update_yaxes(type="log", title_text="variance (pre-activation units²)", row=1, col=2)
     return fig
@@ -194,7 +181,7 @@ def _bands(panels: list[tuple[str, str, pd.DataFrame]], title: str, y_title: str
                 f"{subtitle}: 15th–85th percentile",
                 "15th",
                 {"width": 0.5},
-                {"fill": "tonexty", "fillcolor": _fill(c)},
+                {"fill": "tonexty", "fillcolor": fill(c)},
             ),
             ("p50", f"{subtitle}: median", "median", {"width": 2.5}, {}),
         ]
@@ -211,7 +198,7 @@ def _bands(panels: list[tuple[str, str, pd.DataFrame]], title: str, y_title: str
                 row=1,
                 col=col,
             )
-    _legend_below(titled(fig, title, STEP_AXIS, "", height=400))
+    legend_below(titled(fig, title, STEP_AXIS, "", height=400))
     fig.update_yaxes(title_text=y_title, row=1, col=1)
     return fig
 
@@ -298,7 +285,7 @@ def snapshot_heatmap(runs: Runs, layer: int, title: str) -> go.Figure:
             row=1,
             col=col,
         )
-    _legend_below(titled(fig, title, STEP_AXIS, "", height=400))
+    legend_below(titled(fig, title, STEP_AXIS, "", height=400))
     fig.update_layout(
         coloraxis={"colorscale": "Viridis", "colorbar": {"title": {"text": "share of values"}, "tickformat": ".0%"}},
         hovermode="closest",
@@ -355,7 +342,7 @@ def unit_drift(runs: Runs, layer: int, title: str, shown_units: int = 5) -> go.F
             row=1,
             col=2,
         )
-    _legend_below(titled(fig, title, STEP_AXIS, "", height=400))
+    legend_below(titled(fig, title, STEP_AXIS, "", height=400))
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title_text="change of the unit's batch mean (pre-activation units)", row=1, col=2)
     fig.update_yaxes(title_text="batch mean (pre-activation units)", row=1, col=1)

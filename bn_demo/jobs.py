@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bn_demo.config import ConfigError
 
@@ -157,13 +157,28 @@ class JobRegistry:
             return job
 
 
+class LiveRun(Protocol):
+    """What a job trains: PairedTraining, sweeps.SweepRunner, research.ProbedTraining."""
+
+    def run(self, progress: Callable[[int, int], None], stop: threading.Event) -> Any: ...
+
+    def partial(self) -> Any: ...
+
+
+def live_work(make: Callable[[], LiveRun]) -> Callable[[Job], Any]:
+    """A job's work: make the runner in the job's thread (models and data load there, not in the page),
+    expose its partial results to `job.peek`, and run it with the job's progress and stop."""
+
+    def work(job: Job) -> Any:
+        runner = make()
+        job.peek_fn = runner.partial
+        return runner.run(progress=job.report, stop=job.stop_event)
+
+    return work
+
+
 def training_work(configs: dict, data=None) -> Callable[[Job], Any]:
     """A job's work for paired training of `configs` (name -> TrainConfig), with live partial results."""
     from bn_demo.train import PairedTraining  # torch is imported only when a job is made
 
-    def work(job: Job):
-        training = PairedTraining(configs, data)
-        job.peek_fn = training.partial_results
-        return training.run(progress=job.report, stop=job.stop_event)
-
-    return work
+    return live_work(lambda: PairedTraining(configs, data))

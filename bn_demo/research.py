@@ -24,11 +24,12 @@ import torch
 from bn_demo.config import TrainConfig
 from bn_demo.data import MNIST
 from bn_demo.ics import measure_ics
-from bn_demo.jobs import Job
+from bn_demo.jobs import Job, live_work
 from bn_demo.landscape import probe_landscape
 from bn_demo.landscape import ranges as landscape_ranges
 from bn_demo.models import MLP
 from bn_demo.results import RunResult
+from bn_demo.tables import stacked
 from bn_demo.train import PairedTraining, ProgressFn, Trainer, compare_configs
 
 NOISE_NORMS = ("bn", "plain", "noisy_bn")  # BN first, as on every page
@@ -100,17 +101,14 @@ class ProbedTraining:
     def table(self) -> pd.DataFrame:
         with self.lock:
             frames = list(self.rows)
-        if not frames:
-            return pd.DataFrame(columns=["run", "step"])
-        out = pd.concat(frames, ignore_index=True)
-        return out[["run", "step", *[c for c in out.columns if c not in ("run", "step")]]]
+        return stacked(frames, ["run", "step"])
 
     def run(self, progress: ProgressFn | None = None, stop: threading.Event | None = None) -> ProbedRuns:
         runs = self.training.run(progress=progress, stop=stop, on_step=self._on_step)
         return ProbedRuns(runs, self.table(), self.training.stopped)
 
     def partial(self) -> ProbedRuns:
-        return ProbedRuns(self.training.partial_results(), self.table())
+        return ProbedRuns(self.training.partial(), self.table())
 
 
 def track(config: TrainConfig, probe: str, every: int = 0, norms=PROBE_NORMS, data=None, **run_kwargs) -> ProbedRuns:
@@ -121,13 +119,7 @@ def track(config: TrainConfig, probe: str, every: int = 0, norms=PROBE_NORMS, da
 
 def probed_work(config: TrainConfig, probe: str, every: int = 0, norms=PROBE_NORMS, data=None) -> Callable[[Job], Any]:
     """A job's work (JobRegistry.submit, total = config.steps) for `track`, with live partial results."""
-
-    def work(job: Job) -> ProbedRuns:
-        training = ProbedTraining(compare_configs(config, norms), probe, every or probe_every(config), data)
-        job.peek_fn = training.partial
-        return training.run(progress=job.report, stop=job.stop_event)
-
-    return work
+    return live_work(lambda: ProbedTraining(compare_configs(config, norms), probe, every or probe_every(config), data))
 
 
 def landscape_bands(probes: pd.DataFrame) -> pd.DataFrame:

@@ -8,9 +8,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bn_demo.figures import STEP_AXIS, _fill, _legend_below
+from bn_demo.figures import STEP_AXIS
 from bn_demo.landscape import QUANTITIES
-from bn_demo.style import color, label, log_axis, titled
+from bn_demo.style import color, fill, label, legend_below, log_axis, titled
 
 STABILITY_LABELS = {
     "p15": "15th pct",
@@ -66,7 +66,7 @@ def ics_lines(probes: pd.DataFrame, measure: str, title: str) -> go.Figure:
                 row=1,
                 col=col,
             )
-    _legend_below(titled(fig, title, STEP_AXIS, "", height=380))
+    legend_below(titled(fig, title, STEP_AXIS, "", height=380))
     fig.update_yaxes(title_text=ICS_LABELS.get(measure, measure), row=1, col=1)
     return fig
 
@@ -95,7 +95,7 @@ def landscape_figure(bands: pd.DataFrame, title: str) -> go.Figure:
                     y=rows["min"].to_numpy(),
                     line={"color": c, "width": 1},
                     fill="tonexty",
-                    fillcolor=_fill(c),
+                    fillcolor=fill(c),
                     name=lab,
                     showlegend=col == 1,
                     hovertemplate=f"{lab} min: %{{y:.4f}}<extra></extra>",
@@ -107,4 +107,4 @@ def landscape_figure(bands: pd.DataFrame, title: str) -> go.Figure:
             fig.update_yaxes(title_text=LANDSCAPE_AXES[quantity], row=1, col=col)
     loss = bands[bands["quantity"] == "loss"]  # the first panel
     fig.update_yaxes(log_axis(np.r_[loss["min"], loss["max"]]), row=1, col=1)
-    return _legend_below(titled(fig, title, STEP_AXIS, "", height=400))
+    return legend_below(titled(fig, title, STEP_AXIS, "", height=400))

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 LABELS = {"bn": "BN", "plain": "no BN", "noisy_bn": "noisy BN"}
 COLORS = {"bn": "#1f77b4", "plain": "#d62728", "noisy_bn": "#9467bd"}
 DIVERGED_SYMBOL = "x"  # marker drawn where a run blew up
+BAND_OPACITY = 0.25  # of shaded percentile and min-max bands
 PNG_CONFIG = {"toImageButtonOptions": {"format": "png", "scale": 2}, "displaylogo": False}
 
 
@@ -17,6 +18,19 @@ def label(norm: str) -> str:
 
 def color(norm: str) -> str:
     return COLORS.get(norm, "#7f7f7f")
+
+
+def fill(hex_color: str, opacity: float = BAND_OPACITY) -> str:
+    """A run's colour, translucent: for the shaded bands around a line."""
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{opacity})"
+
+
+def legend_below(fig: go.Figure, y: float = -0.3) -> go.Figure:
+    """The legend under the plot, centred, with room made for it: above, it would cover subplot titles."""
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": y, "xanchor": "center", "x": 0.5})
+    fig.update_layout(margin={"b": 110}, height=fig.layout.height + 60)
+    return fig
 
 
 def log_axis(values) -> dict:

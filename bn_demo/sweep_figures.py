@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from bn_demo.calibration import METHODS
-from bn_demo.style import DIVERGED_SYMBOL, color, label, log_axis, titled
+from bn_demo.style import DIVERGED_SYMBOL, color, label, legend_below, log_axis, titled
 from bn_demo.sweeps import value_text
 from bn_demo.train import DIVERGED_LOSS
 
@@ -46,11 +46,6 @@ def _diverged_trace(run: str, x: list, y, steps, showlegend: bool) -> go.Scatter
         text=[f"diverged at step {int(s)}" for s in steps],
         hovertemplate=f"{label(run)}: %{{text}}<extra></extra>",
     )
-
-
-def _legend_below(fig: go.Figure, y: float) -> None:
-    """Below the plot: above it, the legend would cover the subplot titles."""
-    fig.update_layout(legend={"y": y, "yanchor": "top", "x": 0.5, "xanchor": "center"}, margin={"b": 90})
 
 
 def _log_axis(fig: go.Figure, values: list, **where) -> None:
@@ -88,7 +83,7 @@ def sensitivity_figure(points: pd.DataFrame, setting: str, title: str) -> go.Fig
             y = np.full(len(bad), mark, dtype=float)
             fig.add_trace(_diverged_trace(run, bad["value"].tolist(), y, bad["diverged_at"], col == 1), row=1, col=col)
     titled(fig, title, setting, "", height=420)
-    _legend_below(fig, -0.2)
+    legend_below(fig, -0.2)
     fig.update_yaxes(title_text="accuracy on 10,000 test images (%)", range=[-15, 103], row=1, col=1)
     fig.update_yaxes(tickvals=[0, 20, 40, 60, 80, 100], row=1, col=1)
     marks = DIVERGED_LOSS_MARK if points["diverged"].any() else ()
@@ -144,7 +139,7 @@ def curves_figure(curves: pd.DataFrame, points: pd.DataFrame, noun: str, title: 
             last = float(history["train_loss"].iloc[-1]) if len(history) else math.log(10)
             fig.add_trace(_diverged_trace(run, [step], [last], [step], False), **where)
     titled(fig, title, "", "", height=150 + 240 * rows)
-    _legend_below(fig, -0.35 / rows)
+    legend_below(fig, -0.35 / rows)
     fig.update_yaxes(log_axis(curves["train_loss"]))
     for r in range(1, rows + 1):
         fig.update_yaxes(title_text="training loss", row=r, col=1)

@@ -19,9 +19,10 @@ import pandas as pd
 
 from bn_demo.config import ConfigError, TrainConfig
 from bn_demo.data import MNIST
-from bn_demo.jobs import Job
+from bn_demo.jobs import Job, live_work
 from bn_demo.results import RunResult
 from bn_demo.style import label
+from bn_demo.tables import stacked
 from bn_demo.train import PairedTraining, ProgressFn, compare_configs
 
 NORMS = ("bn", "plain")
@@ -185,11 +186,7 @@ class SweepResult:
             for name, run in runs.items()
             if table in run.tables
         ]
-        if not frames:
-            return pd.DataFrame(columns=["setting", "value", "run"])
-        out = pd.concat(frames, ignore_index=True)
-        first = ["setting", "value", "run"]
-        return out[[*first, *[c for c in out.columns if c not in first]]]
+        return stacked(frames, ["setting", "value", "run"])
 
     def analysis(self) -> pd.DataFrame:
         return pd.concat(self.analyses, ignore_index=True) if self.analyses else pd.DataFrame()
@@ -246,13 +243,7 @@ class SweepRunner:
 
 def sweep_work(sweep: Sweep, data: MNIST | None = None, analyse: Analysis | None = None) -> Callable[[Job], Any]:
     """A job's work (for JobRegistry.submit, total = sweep.total_steps) with live partial results."""
-
-    def work(job: Job) -> SweepResult:
-        runner = SweepRunner(sweep, data, analyse)
-        job.peek_fn = runner.partial
-        return runner.run(progress=job.report, stop=job.stop_event)
-
-    return work
+    return live_work(lambda: SweepRunner(sweep, data, analyse))
 
 
 def working_values(points: pd.DataFrame, run: str, min_accuracy: float) -> list:

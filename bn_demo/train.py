@@ -111,13 +111,12 @@ class Trainer:
             norm = block.norm
             if block.bn_before_activation and type(norm) is BatchNorm1d:
                 # z = γ·x̂ + β: its batch mean is β and its (biased) variance γ²·σ²/(σ² + ε) = γ²(1 − ε·invstd²),
-                # exactly, so no pass over the batch is needed (a third of the recording's cost)
+                # exactly, so no pass over the batch is needed
                 parts += [norm.bias, norm.weight.square() * (1 - norm.eps * norm.batch_invstd.square()), z[:, unit]]
             else:
                 parts += [*_mean_var(z, average), z[:, unit]]
-            if block.norm is not None:
+            if norm is not None:  # BN's input, from BN's own batch statistics: no need to compute them again
                 b = block.bn_input
-                norm = block.norm  # BN's own batch statistics: no need to compute them again
                 parts += [norm.batch_mean, norm.batch_invstd, b[:, unit], norm.running_mean, norm.running_var]
         correct = (logits.argmax(dim=1) == y).sum(dtype=torch.float32)  # float: stack needs no conversion
         # squared norms by BLAS dot: torch._foreach_norm here slows the next zero_grad down by ~40 µs
@@ -229,7 +228,8 @@ class PairedTraining:
                 t.evaluate(t.steps_done)
         return {name: t.result(self.stopped, self.data) for name, t in self.trainers.items()}
 
-    def partial_results(self) -> dict[str, RunResult]:
+    def partial(self) -> dict[str, RunResult]:
+        """What every run has recorded so far (jobs.LiveRun)."""
         return {name: t.partial_result() for name, t in self.trainers.items()}
 
 
@@ -240,10 +240,16 @@ def train(config: TrainConfig, name: str | None = None, **kwargs) -> RunResult:
 
 
 def seconds_per_step(configs: dict[str, TrainConfig], steps: int = 30, data: MNIST | None = None) -> float:
-    """Training time of one paired step of `configs` on this machine, recording included, from a short run
-    of `steps`: lets a page say how long a long run will take before anyone starts it."""
-    runs = PairedTraining({name: c.with_(steps=steps) for name, c in configs.items()}, data).run()
-    return sum(run.seconds for run in runs.values()) / steps
+    """Training time of one paired step of `configs` on this machine, recording included, from `steps`
+    steps and no evaluations: lets a page say how long a long run will take before anyone starts it."""
+    training = PairedTraining({name: c.with_(steps=steps) for name, c in configs.items()}, data)
+    first = training.config
+    for step, index in enumerate(batch_indices(len(training.data.y_train), first.batch_size, steps, first.seed)):
+        x, y = training.data.batch("train", index)
+        for t in training.trainers.values():
+            if t.active:
+                t.step(x, y, step)
+    return sum(t.seconds for t in training.trainers.values()) / steps
 
 
 def compare_configs(config: TrainConfig, norms: tuple[str, ...] = ("bn", "plain")) -> dict[str, TrainConfig]:

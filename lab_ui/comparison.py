@@ -8,8 +8,9 @@ from collections.abc import Callable
 import streamlit as st
 
 from bn_demo import figures, tables
-from bn_demo.config import ACTIVATIONS, INITS, ConfigError, TrainConfig
+from bn_demo.config import ACTIVATIONS, INITS, TrainConfig
 from bn_demo.jobs import MAX_STEP_RUNS, training_work
+from bn_demo.presets import IOFFE_2015
 from bn_demo.results import RunResult
 from bn_demo.style import label
 from bn_demo.train import DIVERGED_LOSS
@@ -20,6 +21,9 @@ from lab_ui.params import BATCH_SIZES, LEARNING_RATES, Param
 NORM_CHOICES = {"both": ("bn", "plain"), "on": ("bn",), "off": ("plain",)}
 INIT_STDS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 WIDTH = 256  # the note's hidden layer
+IOFFE_LR = Param(  # the learning rates offered, and the preset's (which is not one of them)
+    "lr", "Learning rate (log scale)", IOFFE_2015.lr, options=tuple(sorted({*LEARNING_RATES, IOFFE_2015.lr}))
+)
 MAX_STEPS = 100_000  # the widget allows more than the budget, so that the budget's message can be seen
 
 
@@ -54,15 +58,6 @@ def configs_from(settings: dict, **extra) -> dict[str, TrainConfig]:
         **extra,
     )
     return {norm: base.with_(norm=norm) for norm in NORM_CHOICES[settings["bn"]]}
-
-
-def configs_or_stop(settings: dict, **extra) -> dict[str, TrainConfig]:
-    """`configs_from`, or the page stops with a message naming the setting that cannot be trained."""
-    try:
-        return configs_from(settings, **extra)
-    except ConfigError as e:
-        st.error(f"These settings cannot be trained: {e}.")
-        st.stop()
 
 
 def train_controls(page: str, configs: dict[str, TrainConfig]) -> None:

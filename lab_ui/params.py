@@ -8,13 +8,17 @@ page changes, and writes them back to the URL.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import streamlit as st
 
+from bn_demo.config import ConfigError
+
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 BATCH_SIZES = (2, 4, 8, 16, 32, 60, 64, 128, 256, 512, 1024)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,16 @@ class Param:
         return container.segmented_control(
             options=self.options, format_func=self.show, selection_mode="single", **common
         )
+
+
+def trainable(build: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`build(*args, **kwargs)`; settings it refuses (ConfigError) stop the page with a message naming the
+    setting and its valid range, never a traceback."""
+    try:
+        return build(*args, **kwargs)
+    except ConfigError as e:
+        st.error(f"These settings cannot be trained: {e}.")
+        st.stop()
 
 
 def read_query(params: list[Param], query: dict[str, str]) -> tuple[dict[str, Any], list[str]]:

@@ -8,13 +8,13 @@ from collections.abc import Callable, Hashable
 import streamlit as st
 
 from bn_demo import sweeps
-from bn_demo.config import ConfigError, TrainConfig
+from bn_demo.config import TrainConfig
 from bn_demo.jobs import MAX_STEP_RUNS
 from bn_demo.style import PNG_CONFIG
 from bn_demo.sweep_figures import curves_figure, sensitivity_figure
 from lab_ui import live
 from lab_ui.nav import page_header
-from lab_ui.params import Param, settings_panel
+from lab_ui.params import Param, settings_panel, trainable
 
 STEPS = Param("steps", "Training steps per run", 300, low=10, high=20000, help="SGD steps of every run")
 SEED = Param("seed", "Seed", 0, low=0, high=10_000, help="Same seed: same initial weights and batches")
@@ -33,11 +33,7 @@ def sweep_page(
     st.markdown(intro)
     live.require_data()
     settings = settings_panel(page, params)
-    try:
-        return settings, build(settings)
-    except ConfigError as e:
-        st.error(f"These settings cannot be trained: {e}.")
-        st.stop()
+    return settings, trainable(build, settings)
 
 
 def base_from(s: dict, width: int, **settings) -> TrainConfig:

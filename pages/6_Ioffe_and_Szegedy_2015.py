@@ -5,7 +5,6 @@ import numpy as np
 import streamlit as st
 
 from bn_demo import figures, research
-from bn_demo.config import ConfigError
 from bn_demo.jobs import JobStatus, training_work
 from bn_demo.presets import IOFFE_2015
 from bn_demo.results import RunResult
@@ -13,7 +12,7 @@ from bn_demo.style import PNG_CONFIG, label
 from bn_demo.train import compare_configs
 from lab_ui import comparison, live
 from lab_ui.nav import page_header
-from lab_ui.params import LEARNING_RATES, Param, settings_panel
+from lab_ui.params import Param, settings_panel, trainable
 
 PAGE = "ioffe"
 LAYER = len(IOFFE_2015.hidden)  # the last hidden layer, as in the paper's Figure 1(b, c)
@@ -34,23 +33,20 @@ settings = settings_panel(
     PAGE,
     [
         Param("steps", "Training steps", IOFFE_2015.steps, low=10, high=comparison.MAX_STEPS, help="Paper: 50,000"),
-        Param("lr", "Learning rate (log scale)", IOFFE_2015.lr, options=tuple(sorted({*LEARNING_RATES, 0.5}))),
+        comparison.IOFFE_LR,
         Param("init_std", "Gaussian init std", IOFFE_2015.init_std, options=(0.01, 0.02, 0.05, 0.1, 0.2)),
         Param("unit", "Tracked unit of layer 3", 0, low=0, high=IOFFE_2015.hidden[-1] - 1),
         Param("seed", "Seed", 0, low=0, high=10_000, help="Same seed: same initial weights and minibatches"),
     ],
 )
-try:
-    base = IOFFE_2015.with_(
-        steps=settings["steps"],
-        lr=settings["lr"],
-        init_std=settings["init_std"],
-        tracked_unit=settings["unit"],
-        seed=settings["seed"],
-    )
-except ConfigError as e:
-    st.error(f"These settings cannot be trained: {e}.")
-    st.stop()
+base = trainable(
+    IOFFE_2015.with_,
+    steps=settings["steps"],
+    lr=settings["lr"],
+    init_std=settings["init_std"],
+    tracked_unit=settings["unit"],
+    seed=settings["seed"],
+)
 configs = compare_configs(base)
 per_step = live.seconds_per_step(tuple(configs.values()))
 st.caption(

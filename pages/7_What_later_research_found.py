@@ -5,7 +5,6 @@ the smoothness of the loss along the gradient."""
 import streamlit as st
 
 from bn_demo import figures, research, research_figures
-from bn_demo.config import ConfigError
 from bn_demo.jobs import JobStatus, training_work
 from bn_demo.presets import IOFFE_2015
 from bn_demo.results import RunResult
@@ -14,7 +13,7 @@ from bn_demo.train import compare_configs
 from lab_ui import comparison, live
 from lab_ui.downloads import csv_download
 from lab_ui.nav import page_header
-from lab_ui.params import LEARNING_RATES, Param, settings_panel
+from lab_ui.params import Param, settings_panel, trainable
 
 PAGE = "research"
 LAYER = len(IOFFE_2015.hidden)
@@ -45,19 +44,13 @@ settings = settings_panel(
             widget="selectbox",
         ),
         Param("steps", "Training steps", 3000, low=10, high=comparison.MAX_STEPS),
-        Param("lr", "Learning rate (log scale)", IOFFE_2015.lr, options=tuple(sorted({*LEARNING_RATES, 0.5}))),
+        comparison.IOFFE_LR,
         Param("noise_scale", "Noise strength a (noisy BN)", 1.0, options=(0.25, 0.5, 1.0, 2.0)),
         Param("seed", "Seed", 0, low=0, high=10_000),
     ],
 )
 experiment = settings["experiment"]
-try:
-    base = IOFFE_2015.with_(
-        steps=settings["steps"], lr=settings["lr"], noise_scale=settings["noise_scale"], seed=settings["seed"]
-    )
-except ConfigError as e:
-    st.error(f"These settings cannot be trained: {e}.")
-    st.stop()
+base = trainable(IOFFE_2015.with_, **{k: settings[k] for k in ("steps", "lr", "noise_scale", "seed")})
 page = f"{PAGE}:{experiment}"  # each experiment keeps its own job
 st.subheader(EXPERIMENTS[experiment])
 if experiment == "noise":
@@ -89,8 +82,9 @@ if live.current(page) is None:
     st.info("Press **▶ Run experiment**: results appear here while it trains.")
 
 
-def noise_text(runs: dict[str, RunResult]) -> str:
-    table = research.stability(runs, LAYER).set_index(["run", "quantity"])
+def noise_text(runs: dict[str, RunResult], stability) -> str:
+    """What this run shows, from its accuracies and `stability` (research.stability of its layer inputs)."""
+    table = stability.set_index(["run", "quantity"])
     lines = []
     for name, run in runs.items():
         jitter = ", ".join(f"{q} {table.loc[(name, q), 'jitter']:.3f}" for q in ("p15", "p50", "p85"))
@@ -119,8 +113,9 @@ def noise_text(runs: dict[str, RunResult]) -> str:
 
 
 def draw_noise(runs: dict[str, RunResult], finished: bool) -> None:
+    stability = research.stability(runs, LAYER)
     if finished and not any(run.diverged for run in runs.values()):
-        st.markdown(noise_text(runs))
+        st.markdown(noise_text(runs, stability))
     st.plotly_chart(figures.training_curves(runs), width="stretch", config=PNG_CONFIG)
     st.plotly_chart(
         figures.percentile_bands(runs, LAYER, f"Layer {LAYER}: input of the sigmoid, tracked unit (15/50/85th pct)"),
@@ -129,9 +124,7 @@ def draw_noise(runs: dict[str, RunResult], finished: bool) -> None:
     )
     if finished:
         st.plotly_chart(
-            research_figures.stability_bars(
-                research.stability(runs, LAYER), "jitter", f"Layer {LAYER}: how much the input moves per step"
-            ),
+            research_figures.stability_bars(stability, "jitter", f"Layer {LAYER}: how much the input moves per step"),
             width="stretch",
             config=PNG_CONFIG,
         )

@@ -136,7 +136,7 @@ def test_live_partial_history_equals_the_recorded_history(mnist, tiny):
     def progress(done, total):
         if done == 12:
             seen["live"] = runner.partial().runs[0]["bn"]
-            seen["full"] = runner.training.partial_results()["bn"]
+            seen["full"] = runner.training.partial()["bn"]
 
     runner.run(progress=progress)
     live, full = seen["live"], seen["full"]
