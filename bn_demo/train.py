@@ -11,6 +11,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -239,17 +240,36 @@ def train(config: TrainConfig, name: str | None = None, **kwargs) -> RunResult:
     return PairedTraining({name: config}, kwargs.pop("data", None)).run(**kwargs)[name]
 
 
-def seconds_per_step(configs: dict[str, TrainConfig], steps: int = 30, data: MNIST | None = None) -> float:
-    """Training time of one paired step of `configs` on this machine, recording included, from `steps`
-    steps and no evaluations: lets a page say how long a long run will take before anyone starts it."""
-    training = PairedTraining({name: c.with_(steps=steps) for name, c in configs.items()}, data)
-    first = training.config
-    for step, index in enumerate(batch_indices(len(training.data.y_train), first.batch_size, steps, first.seed)):
+@dataclass(frozen=True)
+class Estimate:
+    """How long paired training of some configs will take on this machine, from a short timed trial."""
+
+    step_seconds: float  # one paired step, recording included
+    eval_seconds: float  # one round of held-out evaluations of every run
+    evaluations: int  # rounds the full run does: every eval_every steps, after the last, and the final test
+    steps: int
+
+    @property
+    def total_seconds(self) -> float:
+        return self.steps * self.step_seconds + self.evaluations * self.eval_seconds
+
+
+def estimate(configs: dict[str, TrainConfig], trial_steps: int = 30, data: MNIST | None = None) -> Estimate:
+    """Times one evaluation and `trial_steps` paired steps of `configs` (not the whole run): lets a page say
+    how long a long run will take before anyone starts it."""
+    training = PairedTraining({name: c.with_(steps=trial_steps) for name, c in configs.items()}, data)
+    trainers, full = training.trainers.values(), next(iter(configs.values()))
+    t0 = time.perf_counter()
+    for t in trainers:
+        t.evaluate(0)
+    eval_seconds = time.perf_counter() - t0
+    for step, index in enumerate(batch_indices(len(training.data.y_train), full.batch_size, trial_steps, full.seed)):
         x, y = training.data.batch("train", index)
-        for t in training.trainers.values():
+        for t in trainers:
             if t.active:
                 t.step(x, y, step)
-    return sum(t.seconds for t in training.trainers.values()) / steps
+    step_seconds = sum(t.seconds for t in trainers) / trial_steps
+    return Estimate(step_seconds, eval_seconds, full.steps // full.effective_eval_every + 2, full.steps)
 
 
 def compare_configs(config: TrainConfig, norms: tuple[str, ...] = ("bn", "plain")) -> dict[str, TrainConfig]:

@@ -32,10 +32,10 @@ def registry() -> JobRegistry:
 
 
 @st.cache_data(show_spinner="Timing a few training steps on this server…", ttl=600, max_entries=32)
-def seconds_per_step(configs: tuple[TrainConfig, ...]) -> float:
+def estimate(configs: tuple[TrainConfig, ...]) -> train.Estimate:
     """Measured here, with jobs' thread setting, for time estimates; re-measured every ten minutes."""
     registry()  # one torch thread, as the jobs train
-    return train.seconds_per_step({str(i): c for i, c in enumerate(configs)})
+    return train.estimate({str(i): c for i, c in enumerate(configs)})
 
 
 def require_data() -> None:

@@ -48,10 +48,13 @@ base = trainable(
     seed=settings["seed"],
 )
 configs = compare_configs(base)
-per_step = live.seconds_per_step(tuple(configs.values()))
+timing = live.estimate(tuple(configs.values()))
+total = timing.total_seconds
 st.caption(
-    f"Trains 2 runs × {base.steps:,} steps, paired: about {per_step * base.steps:,.0f} s on this server "
-    f"(a short trial just now took {1000 * per_step:.1f} ms per paired step; other users' runs slow it down)."
+    f"Trains 2 runs × {base.steps:,} steps, paired: about {f'{total:,.0f} s' if total >= 1 else 'a second'} on "
+    f"this server (a trial just now took {1000 * timing.step_seconds:.1f} ms per paired step and "
+    f"{1000 * timing.eval_seconds:.0f} ms per evaluation, {timing.evaluations} of them; other users' runs slow "
+    "it down)."
 )
 if st.button("▶ Run experiment", key="run", type="primary"):
     live.start(PAGE, tuple(configs.values()), training_work(configs), base.steps, len(configs), base.steps)

@@ -8,7 +8,7 @@ import torch
 from bn_demo import train as train_module
 from bn_demo.config import ConfigError, TrainConfig
 from bn_demo.models import build_model
-from bn_demo.train import PairedTraining, Trainer, compare, compare_configs, preserved_state, seconds_per_step, train
+from bn_demo.train import PairedTraining, Trainer, compare, compare_configs, estimate, preserved_state, train
 
 
 def test_same_seed_gives_identical_histories(mnist, tiny):
@@ -138,6 +138,8 @@ def test_plain_net_trains_with_batch_size_one(mnist):
     assert (layers["p15"] == layers["p85"]).all() and (layers["var"] == 0).all()  # one example per batch
 
 
-def test_seconds_per_step_times_a_short_trial_not_the_configured_run(mnist):
-    configs = compare_configs(TrainConfig(steps=200_000, batch_size=32, eval_size=100))
-    assert 0 < seconds_per_step(configs, steps=5, data=mnist) < 5  # 200,000 steps would not return so soon
+def test_estimate_times_a_short_trial_and_scales_it_to_the_configured_run(mnist):
+    config = TrainConfig(steps=200_000, batch_size=32, eval_size=100, eval_every=1000)
+    timing = estimate(compare_configs(config), trial_steps=5, data=mnist)  # 200,000 steps would not return
+    assert timing.step_seconds > 0 and timing.eval_seconds > 0 and timing.evaluations == 200 + 2
+    assert timing.total_seconds == pytest.approx(200_000 * timing.step_seconds + 202 * timing.eval_seconds)
