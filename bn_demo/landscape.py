@@ -25,8 +25,8 @@ MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0)  # step sizes probed, as multiples of t
 COLUMNS = ["multiplier", "step_size", "loss", "grad_change", "beta"]
 QUANTITIES = {
     "loss": "loss along the gradient",
-    "grad_change": "gradient change ‖∇L(w − s·g) − ∇L(w)‖",
-    "beta": "gradient change / distance moved",
+    "grad_change": "gradient change",
+    "beta": "change / distance moved (β)",
 }
 
 

@@ -20,7 +20,11 @@ STABILITY_LABELS = {
     "var": "layer variance",
 }
 ICS_LABELS = {"l2": "‖G − G′‖ (gradient change)", "cosine": "cos(G, G′)"}
-LANDSCAPE_AXES = {"loss": "loss (nats per example)", "grad_change": "‖Δ gradient‖", "beta": "‖Δ gradient‖ / ‖Δ w‖"}
+LANDSCAPE_AXES = {
+    "loss": "loss (nats per example, log scale)",
+    "grad_change": "‖Δ gradient‖",
+    "beta": "‖Δ gradient‖ / ‖Δ w‖",
+}
 
 
 def stability_bars(table: pd.DataFrame, measure: str, title: str) -> go.Figure:
@@ -73,7 +77,8 @@ def ics_lines(probes: pd.DataFrame, measure: str, title: str) -> go.Figure:
 
 def landscape_figure(bands: pd.DataFrame, title: str) -> go.Figure:
     """research.landscape_bands -> per quantity, each run's min..max over the step sizes as a shaded band."""
-    fig = make_subplots(rows=1, cols=len(QUANTITIES), subplot_titles=list(QUANTITIES.values()), horizontal_spacing=0.08)
+    fig = make_subplots(rows=1, cols=len(QUANTITIES), subplot_titles=list(QUANTITIES.values()), horizontal_spacing=0.1)
+    titled(fig, title, STEP_AXIS, "", height=400)  # first: its blank y title would wipe the per-panel ones
     for col, quantity in enumerate(QUANTITIES, start=1):
         for run, rows in bands[bands["quantity"] == quantity].groupby("run", sort=False):
             c, lab, steps = color(run), label(run), rows["step"].to_numpy()
@@ -107,4 +112,4 @@ def landscape_figure(bands: pd.DataFrame, title: str) -> go.Figure:
             fig.update_yaxes(title_text=LANDSCAPE_AXES[quantity], row=1, col=col)
     loss = bands[bands["quantity"] == "loss"]  # the first panel
     fig.update_yaxes(log_axis(np.r_[loss["min"], loss["max"]]), row=1, col=1)
-    return legend_below(titled(fig, title, STEP_AXIS, "", height=400))
+    return legend_below(fig)

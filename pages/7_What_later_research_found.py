@@ -160,10 +160,13 @@ def landscape_text(bands) -> str:
         f"{top[(run, 'grad_change')]:.3f}, effective β up to {top[(run, 'beta')]:.3f} (medians over probes)"
         for run in research.PROBE_NORMS
     ]
-    smoother = width[("bn", "loss")] < width[("plain", "loss")] and top[("bn", "beta")] < top[("plain", "beta")]
+    narrower = width[("bn", "loss")] < width[("plain", "loss")]
+    smaller_beta = top[("bn", "beta")] < top[("plain", "beta")]
+    smoother = narrower and smaller_beta
     return (
-        "\n".join(lines) + f"\n\n**In this run** the loss was {'smoother' if smoother else 'not clearly smoother'} "
-        "with BN (narrower loss band and smaller effective β), "
+        "\n".join(lines) + f"\n\n**In this run** BN's loss band was {'narrower' if narrower else 'not narrower'} "
+        f"and its effective β {'smaller' if smaller_beta else 'not smaller'} than without BN: the loss was "
+        f"{'smoother' if smoother else 'not clearly smoother'} with BN, "
         + ("as Santurkar et al. found." if smoother else "unlike what Santurkar et al. found.")
     )
 
