@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 LABELS = {"bn": "BN", "plain": "no BN", "noisy_bn": "noisy BN"}
@@ -58,3 +59,37 @@ def titled(fig: go.Figure, title: str, x_title: str, y_title: str, height: int =
     fig.update_xaxes(title_text=x_title)
     fig.update_yaxes(title_text=y_title)
     return fig
+
+
+def seed_band(band: pd.DataFrame, x: str, norm: str, *, showlegend: bool = True, name: str | None = None) -> list:
+    """A run's mean over seeds as a line, with its min–max over seeds shaded behind it (seeds.band's frame).
+    One seed draws the line alone: there is no band to show."""
+    name = name or label(norm)
+    line = go.Scatter(
+        x=band[x],
+        y=band["mean"],
+        name=name,
+        legendgroup=norm,
+        showlegend=showlegend,
+        line={"color": color(norm)},
+        mode="lines",
+    )
+    if band["n"].max(initial=0) < 2:
+        return [line]
+    edge = {"color": "rgba(0,0,0,0)", "width": 0}
+    low = go.Scatter(
+        x=band[x], y=band["lo"], line=edge, legendgroup=norm, showlegend=False, hoverinfo="skip", mode="lines"
+    )
+    high = go.Scatter(
+        x=band[x],
+        y=band["hi"],
+        line=edge,
+        fill="tonexty",
+        fillcolor=fill(color(norm)),
+        legendgroup=norm,
+        showlegend=False,
+        hoverinfo="skip",
+        mode="lines",
+        name=f"{name}: min–max over seeds",
+    )
+    return [low, high, line]

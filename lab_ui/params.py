@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from bn_demo.config import ConfigError
+from bn_demo.seeds import MAX_SEEDS
 
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 BATCH_SIZES = (2, 4, 8, 16, 32, 60, 64, 128, 256, 512, 1024)
@@ -71,6 +72,17 @@ class Param:
         return container.segmented_control(
             options=self.options, format_func=self.show, selection_mode="single", **common
         )
+
+
+def seeds_param(default: int = 3) -> Param:
+    """How many seeds an experiment repeats over (its runs are paired within each seed)."""
+    return Param(
+        "seeds",
+        "Seeds",
+        default,
+        options=tuple(range(1, MAX_SEEDS + 1)),
+        help="Repeat the experiment over seeds seed, seed+1, …: a gap smaller than the spread across seeds is noise",
+    )
 
 
 def trainable(build: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -140,3 +140,18 @@ def test_bounded_share_is_a_share_or_nothing(part, whole):
     share = bounded_share(abs(part), whole)
     assert share is None or 0.0 <= share <= 1.0
     assert bounded_share(1.0, 0.0) is None and bounded_share(1.0, 4.0) == 0.25
+
+
+def test_seed_band_draws_the_band_only_for_several_seeds():
+    from bn_demo.style import seed_band
+
+    one = band([pd.DataFrame({"step": [0, 1], "loss": [2.0, 1.0]})], "step", "loss")
+    assert len(seed_band(one, "step", "bn")) == 1
+    two = band(
+        [pd.DataFrame({"step": [0, 1], "loss": [2.0, 1.0]}), pd.DataFrame({"step": [0, 1], "loss": [3.0, 0.5]})],
+        "step",
+        "loss",
+    )
+    low, high, line = seed_band(two, "step", "plain")
+    assert list(low.y) == [2.0, 0.5] and list(high.y) == [3.0, 1.0] and list(line.y) == [2.5, 0.75]
+    assert high.fill == "tonexty" and line.name == "no BN"
