@@ -74,7 +74,7 @@ def seed_band(band: pd.DataFrame, x: str, norm: str, *, showlegend: bool = True,
         line={"color": color(norm)},
         mode="lines",
     )
-    if band["n"].max(initial=0) < 2:
+    if band.empty or band["n"].max() < 2:
         return [line]
     edge = {"color": "rgba(0,0,0,0)", "width": 0}
     low = go.Scatter(
