@@ -4,6 +4,7 @@ the app benchmark."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -25,6 +26,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}  # an iPhone 12-14's CSS pixels
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 CHART = ".js-plotly-plot"
 FINISHED = ".st-key-run-finished"
@@ -57,14 +59,17 @@ def page_paths(root: Path = ROOT) -> dict[str, str]:
 
 
 @contextmanager
-def streamlit_server(script: Path, cwd: Path = ROOT, timeout: float = 60) -> Iterator[str]:
-    """`streamlit run script` headless on a free port; yields its base URL once /_stcore/health says ok."""
+def streamlit_server(
+    script: Path, cwd: Path = ROOT, timeout: float = 60, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`streamlit run script` headless on a free port, with `env` added to this process's environment;
+    yields its base URL once /_stcore/health says ok."""
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true"]
     command += ["--server.port", str(port), "--browser.gatherUsageStats", "false"]
     command += ["--server.fileWatcherType", "none"]
     log = tempfile.TemporaryFile(mode="w+")  # the server's output, shown if it fails to start
-    server = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -114,6 +119,18 @@ def wait_idle(page, timeout: float = 60) -> None:
 def error_texts(page) -> list[str]:
     """Text of every exception or st.error on the page (empty when there is none)."""
     return [e.inner_text() for e in page.locator(ERRORS).all()]
+
+
+def main_text(page) -> str:
+    """Everything the page writes in its main area, as a student reads it."""
+    return page.locator("[data-testid='stMain']").inner_text()
+
+
+def overflow_width(page) -> int:
+    """How many CSS pixels the main area is wider than the window (0 when nothing sticks out sideways)."""
+    return page.evaluate(
+        "() => Math.max(0, (document.querySelector(\"[data-testid='stMain']\")?.scrollWidth || 0) - window.innerWidth)"
+    )
 
 
 def open_app(page, url: str, timeout: float = 60) -> None:

@@ -1,20 +1,26 @@
 """End to end in a real Chromium: the app served by `streamlit run`, every page opened, its experiment run
 from the ▶ button, and the result checked as a student sees it: no exception or error box, Plotly charts
-drawn. The screenshots are written to docs/screenshots/ (the README shows them).
+drawn, no share outside −100…100 %, a "Finished in" no longer than the run itself took; then every page again
+at a phone's width (390 px), where nothing may stick out sideways.
 
 Lessons are opened with fewer training steps than their default (`?steps=…`, the URL-backed settings) so
-that the whole module stays within a few minutes on two cores. Run with `pytest -m browser`.
+that the whole module stays within a few minutes on two cores. The server gets an empty result store, so
+every run trains. Screenshots go to build/screenshots/ (or $BN_SCREENSHOTS); `python -m tests.gallery`
+refreshes the README's gallery in docs/screenshots/. Run with `pytest -m browser`.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import time
 
 import pytest
 
 from tests.browser_support import (
     CHART,
     FINISHED,
+    PHONE,
     PROGRESS,
     ROOT,
     RUN_BUTTON,
@@ -22,8 +28,10 @@ from tests.browser_support import (
     chromium,
     error_texts,
     full_screenshot,
+    main_text,
     missing,
     open_app,
+    overflow_width,
     page_paths,
     streamlit_server,
 )
@@ -33,14 +41,18 @@ if (reason := missing()) is not None:
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS = ROOT / os.environ.get("BN_SCREENSHOTS", "build/screenshots")
 STEPS = 150  # per run, instead of each lesson's default
-RUN_TIMEOUT = 90
+SEEDS = 2  # two seeds: the seed bands are drawn, and a run stays short
+RUN_TIMEOUT = 180
+PERCENT = re.compile(r"(?<![\w.])([−-]?\d[\d,]*(?:\.\d+)?)\s?%")
+FINISHED_IN = re.compile(r"Finished in ([\d,.]+) s")
 
 
 @pytest.fixture(scope="module")
-def server():
-    with streamlit_server(ROOT / "app.py") as url:
+def server(tmp_path_factory):
+    store = tmp_path_factory.mktemp("store")
+    with streamlit_server(ROOT / "app.py", env={"BN_DEMO_STORE": str(store)}) as url:
         yield url
 
 
@@ -50,10 +62,21 @@ def browser():
         yield b
 
 
+def new_page(browser, viewport):
+    context = browser.new_context(viewport=viewport)
+    return context, context.new_page()
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
+    context, page = new_page(browser, VIEWPORT)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone(browser):
+    context, page = new_page(browser, PHONE)
     yield page
     context.close()
 
@@ -64,9 +87,19 @@ def wait_for_charts(page) -> None:
     page.wait_for_timeout(1000)
 
 
+def percentages(text: str) -> list[float]:
+    return [float(m.replace(",", "").replace("−", "-")) for m in PERCENT.findall(text)]
+
+
+def test_percentages_are_read_as_a_student_reads_them():
+    assert percentages("BN 96.5% vs −3 % and 1,234.5%; v2%") == [96.5, -3.0, 1234.5]
+
+
 def assert_clean(page) -> None:
     assert error_texts(page) == []
     assert page.locator(CHART).count() >= 1
+    shares = percentages(main_text(page))
+    assert all(-100 <= p <= 100 for p in shares), f"a share outside −100…100 %: {shares}"
 
 
 def test_home_page_draws_the_stored_comparison(server, page):
@@ -79,13 +112,29 @@ def test_home_page_draws_the_stored_comparison(server, page):
 
 @pytest.mark.parametrize("stem", list(page_paths()))
 def test_lesson_runs_its_experiment(server, page, stem):
-    open_app(page, f"{server}{page_paths()[stem]}?steps={STEPS}")
+    open_app(page, f"{server}{page_paths()[stem]}?steps={STEPS}&seeds={SEEDS}")
     assert error_texts(page) == [], "error before the run"
+    started = time.monotonic()
     page.locator(RUN_BUTTON).click()
     page.wait_for_selector(FINISHED, state="visible", timeout=RUN_TIMEOUT * 1000)
+    took = time.monotonic() - started
     wait_for_charts(page)
     assert_clean(page)
+    finished = FINISHED_IN.search(page.locator(FINISHED).inner_text())
+    assert finished is not None and float(finished.group(1).replace(",", "")) <= took + 1.0
     full_screenshot(page, SCREENSHOTS / f"{stem}.png")
+
+
+@pytest.mark.parametrize("stem", ["home", *page_paths()])
+def test_every_page_reads_at_phone_width(server, phone, stem):
+    """At 390 px the panels stack: nothing sticks out sideways, and the page still has no error."""
+    path = "/" if stem == "home" else page_paths()[stem]
+    open_app(phone, f"{server}{path}")
+    if phone.locator(CHART).count():
+        wait_for_charts(phone)
+    assert error_texts(phone) == []
+    assert overflow_width(phone) <= 1
+    full_screenshot(phone, SCREENSHOTS / "phone" / f"{stem}.png")
 
 
 def steps_done(page) -> int:
@@ -97,7 +146,7 @@ def steps_done(page) -> int:
 def test_changing_widgets_during_training_keeps_it_running(server, page):
     """A widget click reruns the script; the training thread must go on, and no error may appear."""
     path = page_paths()["1_Train_and_compare"]
-    open_app(page, f"{server}{path}?steps=3000&seed=7")  # long enough to still be training after the clicks
+    open_app(page, f"{server}{path}?steps=3000&seed=7&seeds=1")  # long enough to still be training after the clicks
     page.locator(RUN_BUTTON).click()
     page.wait_for_selector(PROGRESS, timeout=30_000)
     page.wait_for_function(
