@@ -97,7 +97,7 @@ def test_a_quantity_added_to_the_declaration_is_recorded_and_read_back_by_name(m
         capacity=len(standard.recorder.rows),
         batch_size=config.batch_size,
         lr=config.lr,
-        bn_eps=1e-5,
+        bn_eps=standard.recorder.bn_eps,
     )
     by_hand = [[] for _ in config.hidden]
     for step, index in enumerate(batch_indices(60000, config.batch_size, config.steps, config.seed)):
