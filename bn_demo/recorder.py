@@ -4,6 +4,11 @@ unit's values in the batch, gradient and weight norms — with no Python loop ov
 and no `.item()`. Everything a chart shows (averages and spreads across units, percentiles, running
 statistics' gaps, update ratios) is derived from those buffers with numpy when a table is asked for.
 
+A recorded row is declared once, as named fields and their widths (LAYER_FIELDS, BN_FIELDS,
+SCALAR_FIELDS): the trainer hands over its tensors by name, the recorder lays them end to end in the
+declared order, and the tables read them back by name. Adding a measurement is one more Field, one
+more entry where it is measured, and one more line where it is read.
+
 Per recorded step and hidden layer, for the input of the nonlinearity (and, with BN, for BN's input):
 mean and variance over the batch averaged over units, their spread (std) across units, and the 15th,
 50th and 85th percentiles of one tracked unit (Ioffe & Szegedy, Figure 1). With BN also the running
@@ -13,72 +18,118 @@ mean/var and their gap to the batch's. Per Linear layer: gradient norm and updat
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
 PERCENTILES = (0.15, 0.50, 0.85)
-DIST_QUANTITIES = ("mean", "var", "mean_spread", "var_spread", "p15", "p50", "p85")
-BN_QUANTITIES = (
-    *(f"bn_in_{q}" for q in DIST_QUANTITIES),
-    "running_mean",
-    "running_var",
-    "running_mean_gap",
-    "running_var_gap",
-)
-PARAM_QUANTITIES = ("grad_norm", "update_ratio")
 SNAPSHOT_VALUES = 512  # sampled layer-input values kept per evaluation, for histograms over time
 UNIT_TABLE_STEPS = 50  # recorded steps kept in the per-unit table
 
 
+@dataclass(frozen=True)
+class Field:
+    """One named part of a recorded row. `per` names the count that gives its width: "unit" (the
+    layer's width), "example" (the batch size), "linear" (Linear layers) or "one"."""
+
+    name: str
+    per: str
+
+
+LAYER_FIELDS = (  # every hidden layer: the input of its nonlinearity
+    Field("act_mean", "unit"),  # batch mean of each unit
+    Field("act_var", "unit"),  # biased batch variance of each unit
+    Field("act_tracked", "example"),  # the tracked unit's values in the batch (its percentiles)
+)
+BN_FIELDS = (  # with BN also BN's input, from BN's own batch statistics, and its running statistics
+    Field("bn_in_mean", "unit"),
+    Field("bn_in_invstd", "unit"),  # 1 / sqrt(biased batch variance + eps), as BN computed it
+    Field("bn_in_tracked", "example"),
+    Field("running_mean", "unit"),  # after this step's update
+    Field("running_var", "unit"),
+)
+SCALAR_FIELDS = (  # per step, 0-d tensors
+    Field("loss", "one"),
+    Field("correct", "one"),  # examples of the batch classified correctly
+    Field("grad_sq", "linear"),  # squared norm of each Linear weight's gradient
+    Field("weight_sq", "linear"),  # squared norm of each Linear weight, before the update
+)
+
+
+def layer_fields(uses_bn: bool) -> tuple[Field, ...]:
+    return LAYER_FIELDS + (BN_FIELDS if uses_bn else ())
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each field lies in a row: field name -> columns [start, stop)."""
+
+    fields: tuple[Field, ...]
+    slices: dict[str, slice]
+    start: int
+    stop: int
+
+    @classmethod
+    def of(cls, fields: Sequence[Field], *, start: int = 0, **counts: int) -> Layout:
+        """Fields end to end from column `start`; `counts` gives the width of each kind of `per`."""
+        slices, at = {}, start
+        for f in fields:
+            slices[f.name] = slice(at, at + counts[f.per])
+            at += counts[f.per]
+        if len(slices) != len(fields):
+            raise ValueError(f"field names must be unique: {[f.name for f in fields]}")
+        return cls(tuple(fields), slices, start, at)
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+    def ordered(self, parts: Mapping[str, object]) -> list:
+        """The parts in the declared order."""
+        return [parts[f.name] for f in self.fields]
+
+    def check(self, parts: Mapping[str, torch.Tensor | Sequence[torch.Tensor]]) -> None:
+        """Same names as declared, each of the declared width: a wrong part fails loudly, not silently."""
+        if set(parts) != set(self.slices):
+            raise ValueError(f"recorded parts {sorted(parts)} differ from the layout's {sorted(self.slices)}")
+        for name, part in parts.items():
+            width = self.slices[name].stop - self.slices[name].start
+            if len(part) != width or getattr(part, "ndim", 1) != 1:
+                raise ValueError(f"recorded part {name!r} has shape {tuple(np.shape(part))}, declared ({width},)")
+
+    def read(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """(n, row) records -> field name -> (n, width) columns (views)."""
+        return {name: rows[:, s] for name, s in self.slices.items()}
+
+
 def layer_floats(width: int, uses_bn: bool, batch_size: int) -> int:
-    """Floats one hidden layer adds to a recorded step (see LayerBuffer)."""
-    block = 2 * width + batch_size
-    return 2 * block + 2 * width if uses_bn else block
+    """Floats one hidden layer adds to a recorded step."""
+    return Layout.of(layer_fields(uses_bn), unit=width, example=batch_size).size
 
 
-class LayerBuffer:
-    """One hidden layer's columns [start, start + size) of the recorder's rows: means (U), vars (U)
-    and the tracked unit's B values, repeated for BN's input (with BN's own inverse standard deviation
-    1/sqrt(var + eps) in place of vars), then BN's running mean (U) and var (U). Storing the tracked
-    unit's raw values costs one copy; numpy's percentile reads them later."""
-
-    def __init__(self, width: int, uses_bn: bool, batch_size: int, start: int, bn_eps: float) -> None:
-        self.width, self.uses_bn, self.start, self.bn_eps = width, uses_bn, start, bn_eps
-        self.block = 2 * width + batch_size
-        self.size = layer_floats(width, uses_bn, batch_size)
-
-    def columns(self, rows: np.ndarray) -> np.ndarray:
-        return rows[:, self.start : self.start + self.size]
-
-    def quantities(self, rows: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
-        """(n, row) raw records of every layer -> quantity name -> (n,) values of this layer."""
-        mine = self.columns(rows)
-        out = _distribution(mine[:, : self.block], self.width)
-        if self.uses_bn:
-            u = self.width
-            mine = mine.copy()
-            mine[:, self.block + u : self.block + 2 * u] = (
-                mine[:, self.block + u : self.block + 2 * u] ** -2.0 - self.bn_eps
-            )
-            bn = _distribution(mine[:, self.block : 2 * self.block], self.width)
-            out |= {f"bn_in_{k}": v for k, v in bn.items()}
-            batch_mean, batch_var = mine[:, self.block : self.block + u], mine[:, self.block + u : self.block + 2 * u]
-            running_mean, running_var = mine[:, 2 * self.block : 2 * self.block + u], mine[:, 2 * self.block + u :]
-            unbiased = batch_var * batch_size / max(batch_size - 1, 1)  # what BN's running var averages
-            out |= {
-                "running_mean": running_mean.mean(1),
-                "running_var": running_var.mean(1),
-                "running_mean_gap": np.abs(running_mean - batch_mean).mean(1),
-                "running_var_gap": np.abs(running_var - unbiased).mean(1),
-            }
+def layer_quantities(raw: Mapping[str, np.ndarray], *, batch_size: int, bn_eps: float) -> dict[str, np.ndarray]:
+    """One layer's recorded fields (n, width) -> quantity name -> (n,) values for the layers table."""
+    out = _distribution(raw["act_mean"], raw["act_var"], raw["act_tracked"])
+    if "bn_in_mean" not in raw:
         return out
+    batch_mean = raw["bn_in_mean"]
+    batch_var = raw["bn_in_invstd"] ** -2.0 - bn_eps
+    out |= {f"bn_in_{k}": v for k, v in _distribution(batch_mean, batch_var, raw["bn_in_tracked"]).items()}
+    running_mean, running_var = raw["running_mean"], raw["running_var"]
+    unbiased = batch_var * batch_size / max(batch_size - 1, 1)  # what BN's running var averages
+    return out | {
+        "running_mean": running_mean.mean(1),
+        "running_var": running_var.mean(1),
+        "running_mean_gap": np.abs(running_mean - batch_mean).mean(1),
+        "running_var_gap": np.abs(running_var - unbiased).mean(1),
+    }
 
 
-def _distribution(block: np.ndarray, width: int) -> dict[str, np.ndarray]:
-    means, variances, tracked = block[:, :width], block[:, width : 2 * width], block[:, 2 * width :]
-    percentiles = np.percentile(tracked, [100 * q for q in PERCENTILES], axis=1) if len(block) else np.zeros((3, 0))
+def _distribution(means: np.ndarray, variances: np.ndarray, tracked: np.ndarray) -> dict[str, np.ndarray]:
+    percentiles = np.percentile(tracked, [100 * q for q in PERCENTILES], axis=1) if len(means) else np.zeros((3, 0))
     return {
         "mean": means.mean(1),
         "var": variances.mean(1),
@@ -92,32 +143,49 @@ class Recorder:
     """Fixed-size buffers for `capacity` recorded steps, plus small lists for evaluations."""
 
     def __init__(
-        self, widths: tuple[int, ...], uses_bn: bool, capacity: int, batch_size: int, lr: float, bn_eps: float = 1e-5
+        self,
+        widths: tuple[int, ...],
+        *,
+        fields: tuple[Field, ...],
+        capacity: int,
+        batch_size: int,
+        lr: float,
+        bn_eps: float = 1e-5,
     ) -> None:
-        self.uses_bn, self.batch_size, self.lr = uses_bn, batch_size, lr
-        self.layer_quantities = DIST_QUANTITIES + (BN_QUANTITIES if uses_bn else ())
-        starts = np.cumsum([0, *(layer_floats(w, uses_bn, batch_size) for w in widths)])
-        self.buffers = [
-            LayerBuffer(w, uses_bn, batch_size, int(s), bn_eps) for w, s in zip(widths, starts[:-1], strict=True)
-        ]
-        self.rows = torch.zeros(capacity, int(starts[-1]))  # one row of every layer's raw records per step
-        n_linear = len(widths) + 1
+        self.batch_size, self.lr, self.bn_eps = batch_size, lr, bn_eps
+        self.layouts: list[Layout] = []
+        for width in widths:  # one row holds every hidden layer's fields, layer after layer
+            start = self.layouts[-1].stop if self.layouts else 0
+            self.layouts.append(Layout.of(fields, start=start, unit=width, example=batch_size))
+        self.scalar_layout = Layout.of(SCALAR_FIELDS, one=1, linear=len(widths) + 1)
+        self.rows = torch.zeros(capacity, self.layouts[-1].stop)
         self.steps = torch.zeros(capacity, dtype=torch.long)
-        self.scalars = torch.zeros(capacity, 2 + 2 * n_linear)  # loss, correct, squared grad and weight norms
+        self.scalars = torch.zeros(capacity, self.scalar_layout.size)
         self.step_array = self.steps.numpy()  # the same memory: a numpy write costs no tensor op
         self.count = 0
         self.evals: list[tuple[int, str, float, float]] = []  # step, mode, loss, accuracy
         self.snapshots: list[tuple[int, int, torch.Tensor]] = []  # step, layer, sampled values
         self.lock = threading.Lock()  # a UI thread may read while the training thread writes
 
-    def record_step(self, step: int, scalars: list[torch.Tensor], layer_parts: list[torch.Tensor]) -> None:
-        """scalars: loss, number correct, squared grad norms, squared weight norms (0-d); layer_parts: the
-        1-d tensors of every hidden layer in turn, in LayerBuffer's column order. Two copies in all."""
+    def record_step(
+        self, step: int, scalars: Mapping[str, Sequence[torch.Tensor]], layers: Sequence[Mapping[str, torch.Tensor]]
+    ) -> None:
+        """scalars: SCALAR_FIELDS by name, each a list of 0-d tensors; layers: per hidden layer, its
+        fields by name, each a 1-d tensor. Checked against the layouts at the first record; two copies."""
+        if self.count == 0:
+            self.scalar_layout.check(scalars)
+            if len(layers) != len(self.layouts):
+                raise ValueError(f"recorded {len(layers)} layers, the layout has {len(self.layouts)}")
+            for layout, parts in zip(self.layouts, layers, strict=True):
+                layout.check(parts)
         with self.lock:
             i = self.count
             self.step_array[i] = step
-            torch.stack(scalars, out=self.scalars[i])
-            torch.cat(layer_parts, out=self.rows[i])
+            torch.stack([t for part in self.scalar_layout.ordered(scalars) for t in part], out=self.scalars[i])
+            torch.cat(
+                [t for layout, parts in zip(self.layouts, layers, strict=True) for t in layout.ordered(parts)],
+                out=self.rows[i],
+            )
             self.count = i + 1
 
     def record_eval(self, step: int, mode: str, loss: float, accuracy: float) -> None:
@@ -135,24 +203,33 @@ class Recorder:
 
     # ---- tables --------------------------------------------------------------------------------
 
-    def frames(self) -> dict[str, pd.DataFrame]:
+    def _copies(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Steps, scalars and rows recorded so far, copied under the lock."""
         with self.lock:
             n = self.count
-            steps = self.steps[:n].numpy().copy()
-            scalars = self.scalars[:n].numpy().copy()
-            rows = self.rows[:n].numpy().copy()
-            evals = list(self.evals)
-            snapshots = list(self.snapshots)
-        n_linear = len(self.buffers) + 1
-        grad_norms, weight_norms = np.sqrt(scalars[:, 2 : 2 + n_linear]), np.sqrt(scalars[:, 2 + n_linear :])
-        history = self._history(steps, scalars)
-        per_layer = [b.quantities(rows, self.batch_size) for b in self.buffers]
+            return self.steps[:n].numpy().copy(), self.scalars[:n].numpy().copy(), self.rows[:n].numpy().copy()
+
+    def field(self, name: str) -> list[np.ndarray]:
+        """One field's raw records, per hidden layer: (recorded steps, width) each."""
+        _, _, rows = self._copies()
+        return [layout.read(rows)[name] for layout in self.layouts]
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        steps, scalars, rows = self._copies()
+        with self.lock:
+            evals, snapshots = list(self.evals), list(self.snapshots)
+        s = self.scalar_layout.read(scalars)
+        grad_norms, weight_norms = np.sqrt(s["grad_sq"]), np.sqrt(s["weight_sq"])
+        per_layer = [
+            layer_quantities(layout.read(rows), batch_size=self.batch_size, bn_eps=self.bn_eps)
+            for layout in self.layouts
+        ]
         params = [
             {"grad_norm": grad_norms[:, j], "update_ratio": self.lr * grad_norms[:, j] / weight_norms[:, j]}
-            for j in range(n_linear)
+            for j in range(grad_norms.shape[1])
         ]  # plain SGD: the update is lr * grad
         return {
-            "history": history,
+            "history": self._history(steps, s),
             "layers": _tidy(steps, per_layer),
             "params": _tidy(steps, params),
             "evals": pd.DataFrame(evals, columns=["step", "mode", "loss", "accuracy"]),
@@ -164,22 +241,27 @@ class Recorder:
         """The training-loss history alone: cheap enough to read every second beside training."""
         with self.lock:
             n = self.count
-            steps, scalars = self.steps[:n].numpy().copy(), self.scalars[:n, :2].numpy().copy()
-        return self._history(steps, scalars)
+            steps, scalars = self.steps[:n].numpy().copy(), self.scalars[:n].numpy().copy()
+        return self._history(steps, self.scalar_layout.read(scalars))
 
-    def _history(self, steps: np.ndarray, scalars: np.ndarray) -> pd.DataFrame:
+    def _history(self, steps: np.ndarray, scalars: Mapping[str, np.ndarray]) -> pd.DataFrame:
         """Loss and accuracy of each recorded batch (the recorder keeps the number correct)."""
         return pd.DataFrame(
-            {"step": steps, "train_loss": scalars[:, 0], "train_accuracy": scalars[:, 1] / self.batch_size}
+            {
+                "step": steps,
+                "train_loss": scalars["loss"][:, 0],
+                "train_accuracy": scalars["correct"][:, 0] / self.batch_size,
+            }
         )
 
     def _unit_frame(self, steps: np.ndarray, rows: np.ndarray) -> pd.DataFrame:
         """Every unit's batch mean and variance at up to UNIT_TABLE_STEPS evenly spaced records."""
         keep = np.unique(np.linspace(0, len(steps) - 1, min(len(steps), UNIT_TABLE_STEPS)).round().astype(int))
         frames = []
-        for layer, buffer in enumerate(self.buffers, start=1):
-            u, r = buffer.width, buffer.columns(rows)
-            means, variances = r[keep, :u], r[keep, u : 2 * u]
+        for layer, layout in enumerate(self.layouts, start=1):
+            raw = layout.read(rows[keep])
+            means, variances = raw["act_mean"], raw["act_var"]
+            u = means.shape[1]
             frames.append(
                 pd.DataFrame(
                     {

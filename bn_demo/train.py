@@ -18,8 +18,8 @@ import torch.nn.functional as F
 
 from bn_demo.config import ConfigError, TrainConfig
 from bn_demo.data import MNIST, batch_indices, load_mnist
-from bn_demo.models import MLP, BatchNorm1d, NoisyBatchNorm1d, build_model
-from bn_demo.recorder import Recorder, layer_floats
+from bn_demo.models import MLP, BatchNorm1d, HiddenBlock, NoisyBatchNorm1d, build_model
+from bn_demo.recorder import Recorder, layer_fields, layer_floats
 from bn_demo.results import RunResult
 
 ProgressFn = Callable[[int, int], None]  # (steps done, steps in all)
@@ -69,8 +69,14 @@ class Trainer:
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr)
         self.record_every = _record_stride(config)
         capacity = -(-config.steps // self.record_every) + 1
-        eps = self.model.norms()[0].eps if config.uses_bn else 0.0
-        self.recorder = Recorder(config.hidden, config.uses_bn, capacity, config.batch_size, config.lr, eps)
+        self.recorder = Recorder(
+            config.hidden,
+            fields=layer_fields(config.uses_bn),
+            capacity=capacity,
+            batch_size=config.batch_size,
+            lr=config.lr,
+            bn_eps=self.model.norms()[0].eps if config.uses_bn else 0.0,
+        )
         self.eval_x, self.eval_y = eval_x, eval_y
         self.weights = [linear.weight for linear in self.model.linears()]
         self.flat_weights = [w.detach().view(-1) for w in self.weights]  # views: they follow the updates
@@ -103,26 +109,38 @@ class Trainer:
 
     @torch.no_grad()
     def _record(self, step: int, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
-        """Raw per-unit statistics only (see recorder.py): a few tensor ops per layer, no .item().
-        Under no_grad, so loss and logits need no detach()."""
-        unit, average = self.config.tracked_unit, self.batch_average
-        parts = []
-        for block in self.model.blocks:
-            z = block.activation_input  # (B, U)
-            norm = block.norm
-            if block.bn_before_activation and type(norm) is BatchNorm1d:
-                # z = γ·x̂ + β: its batch mean is β and its (biased) variance γ²·σ²/(σ² + ε) = γ²(1 − ε·invstd²),
-                # exactly, so no pass over the batch is needed
-                parts += [norm.bias, norm.weight.square() * (1 - norm.eps * norm.batch_invstd.square()), z[:, unit]]
-            else:
-                parts += [*_mean_var(z, average), z[:, unit]]
-            if norm is not None:  # BN's input, from BN's own batch statistics: no need to compute them again
-                b = block.bn_input
-                parts += [norm.batch_mean, norm.batch_invstd, b[:, unit], norm.running_mean, norm.running_var]
+        """Raw per-unit statistics only, by the names of recorder.py's fields: a few tensor ops per
+        layer, no .item(). Under no_grad, so loss and logits need no detach()."""
         correct = (logits.argmax(dim=1) == y).sum(dtype=torch.float32)  # float: stack needs no conversion
         # squared norms by BLAS dot: torch._foreach_norm here slows the next zero_grad down by ~40 µs
-        squares = [torch.dot(t, t) for t in [w.grad.view(-1) for w in self.weights] + self.flat_weights]
-        self.recorder.record_step(step, [loss, correct, *squares], parts)
+        grad_sq = [torch.dot(g, g) for g in [w.grad.view(-1) for w in self.weights]]
+        scalars = {
+            "loss": [loss],
+            "correct": [correct],
+            "grad_sq": grad_sq,
+            "weight_sq": [torch.dot(w, w) for w in self.flat_weights],
+        }
+        self.recorder.record_step(step, scalars, [self._layer_parts(block) for block in self.model.blocks])
+
+    def _layer_parts(self, block: HiddenBlock) -> dict[str, torch.Tensor]:
+        """One hidden layer's recorded fields (recorder.LAYER_FIELDS and BN_FIELDS) by name."""
+        z, norm, unit = block.activation_input, block.norm, self.config.tracked_unit  # z: (B, U)
+        if block.bn_before_activation and type(norm) is BatchNorm1d:
+            # z = γ·x̂ + β: its batch mean is β and its (biased) variance γ²·σ²/(σ² + ε) = γ²(1 − ε·invstd²),
+            # exactly, so no pass over the batch is needed
+            mean, var = norm.bias, norm.weight.square() * (1 - norm.eps * norm.batch_invstd.square())
+        else:
+            mean, var = _mean_var(z, self.batch_average)
+        parts = {"act_mean": mean, "act_var": var, "act_tracked": z[:, unit]}
+        if norm is not None:  # BN's input, from BN's own batch statistics: no need to compute them again
+            parts |= {
+                "bn_in_mean": norm.batch_mean,
+                "bn_in_invstd": norm.batch_invstd,
+                "bn_in_tracked": block.bn_input[:, unit],
+                "running_mean": norm.running_mean,
+                "running_var": norm.running_var,
+            }
+        return parts
 
     @torch.no_grad()
     def evaluate(self, step: int) -> None:

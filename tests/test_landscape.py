@@ -6,13 +6,13 @@ import torch.nn.functional as F
 from bn_demo.config import TrainConfig
 from bn_demo.landscape import MULTIPLIERS, QUANTITIES, probe_landscape, ranges
 from bn_demo.models import build_model
-from tests.numpy_net import batch, loss_and_grads, parameters, sgd_step
+from tests.numpy_net import Net, batch, loss_and_grads, parameters, sgd_step
 
 LR = 0.3
 
 
 def flat(grads) -> np.ndarray:
-    return np.concatenate([np.concatenate([gw.ravel(), gb.ravel()]) for gw, gb in grads])
+    return np.concatenate([g.ravel() for layer in grads for g in layer])
 
 
 def test_loss_and_gradient_change_match_numpy_along_the_gradient():
@@ -60,11 +60,25 @@ def test_probe_uses_batch_statistics_and_leaves_the_model_unchanged(norm):
 
 
 def test_ranges_are_the_min_and_max_over_step_sizes():
-    model = build_model(TrainConfig(norm="bn", hidden=(16,)))
-    probe = probe_landscape(model, *batch(32), LR)
+    """On a BN net (every W, b, γ and β steps along the gradient), against the reference's values."""
+    config = TrainConfig(norm="bn", hidden=(16,), activation="tanh")
+    model = build_model(config)
+    x, y = batch(32, seed=1)
+    probe = probe_landscape(model, x, y, LR)
     assert list(probe.multiplier) == list(MULTIPLIERS)
+    params, net, xn, yn = parameters(model), Net.of(config), x.double().numpy(), y.numpy()
+    _, grads = loss_and_grads(params, xn, yn, net)
+    g = flat(grads)
+    expected = {"loss": [], "grad_change": [], "beta": []}
+    for m in MULTIPLIERS:
+        loss, moved = loss_and_grads(sgd_step(params, grads, m * LR, range(len(params))), xn, yn, net)
+        change = np.linalg.norm(flat(moved) - g)
+        expected["loss"].append(loss)
+        expected["grad_change"].append(change)
+        expected["beta"].append(change / (m * LR * np.linalg.norm(g)))
     table = ranges(probe).set_index("quantity")
-    assert list(table.index) == list(QUANTITIES)
-    for q in QUANTITIES:
-        assert table.loc[q, "min"] == probe[q].min() and table.loc[q, "max"] == probe[q].max()
-    assert table.loc["loss", "min"] < table.loc["loss", "max"]
+    assert list(table.index) == list(QUANTITIES) and set(QUANTITIES) == set(expected)
+    for q, values in expected.items():
+        assert table.loc[q, "min"] == pytest.approx(min(values), rel=1e-3)
+        assert table.loc[q, "max"] == pytest.approx(max(values), rel=1e-3)
+    assert min(expected["loss"]) < max(expected["loss"])  # a band, not a point

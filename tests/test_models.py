@@ -9,12 +9,16 @@ from bn_demo.config import TrainConfig
 from bn_demo.models import BatchNorm1d, NoisyBatchNorm1d, build_model
 from bn_demo.presets import IOFFE_2015
 
+EPS, MOMENTUM = 1e-5, 0.1  # nn.BatchNorm1d(256)'s defaults, as the note's network uses them
+
 
 def test_default_config_is_exactly_the_notes_net():
     model = build_model(TrainConfig())
     (block,) = model.blocks
     assert (block.linear.in_features, block.linear.out_features) == (784, 256)
     assert isinstance(block.norm, nn.BatchNorm1d) and block.norm.num_features == 256
+    assert block.norm.eps == EPS and block.norm.momentum == MOMENTUM
+    assert block.norm.affine and block.norm.track_running_stats
     assert isinstance(block.activation, nn.ReLU)
     assert (model.head.in_features, model.head.out_features) == (256, 10)
 
@@ -33,11 +37,12 @@ def test_bn_output_matches_the_formula_by_hand():
     z = model.blocks[0].bn_input.double().numpy()
     mu, var = z.mean(axis=0), z.var(axis=0)
     gamma, beta = bn.weight.detach().double().numpy(), bn.bias.detach().double().numpy()
-    by_hand = (z - mu) / np.sqrt(var + bn.eps) * gamma + beta
+    by_hand = (z - mu) / np.sqrt(var + EPS) * gamma + beta
     np.testing.assert_allclose(model.blocks[0].activation_input.numpy(), by_hand, rtol=1e-4, atol=1e-5)
     # running averages: (1 - momentum) * initial + momentum * batch, with the unbiased variance
-    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mu, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(bn.running_var.numpy(), 0.9 + 0.1 * z.var(axis=0, ddof=1), rtol=1e-4)
+    np.testing.assert_allclose(bn.running_mean.numpy(), MOMENTUM * mu, rtol=1e-4, atol=1e-6)
+    unbiased = z.var(axis=0, ddof=1)
+    np.testing.assert_allclose(bn.running_var.numpy(), 1 - MOMENTUM + MOMENTUM * unbiased, rtol=1e-4)
 
 
 def test_bn_in_eval_mode_uses_the_running_statistics():
@@ -50,7 +55,7 @@ def test_bn_in_eval_mode_uses_the_running_statistics():
     x = torch.randn(8, 784)
     model(x)
     z = model.blocks[0].bn_input.numpy()
-    by_hand = (z - bn.running_mean.numpy()) / np.sqrt(bn.running_var.numpy() + bn.eps)
+    by_hand = (z - bn.running_mean.numpy()) / np.sqrt(bn.running_var.numpy() + EPS)
     np.testing.assert_allclose(model.blocks[0].activation_input.numpy(), by_hand, rtol=1e-4, atol=1e-5)
 
 

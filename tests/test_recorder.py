@@ -1,11 +1,13 @@
 """Recorded statistics against a manual numpy recomputation for a given batch."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from bn_demo.config import TrainConfig
 from bn_demo.data import batch_indices
+from bn_demo.recorder import LAYER_FIELDS, Field, Recorder, layer_fields
 from bn_demo.train import Trainer
 
 
@@ -75,6 +77,83 @@ def test_gradient_norm_and_update_ratio_match_the_weights(mnist):
         update = (linear.weight.detach() - w0).norm().item()
         assert params[(layer, "grad_norm")] == pytest.approx(update / 0.5, rel=1e-4)
         assert params[(layer, "update_ratio")] == pytest.approx(update / w0.norm().item(), rel=1e-4)
+
+
+def test_a_quantity_added_to_the_declaration_is_recorded_and_read_back_by_name(mnist):
+    """One more Field in the layout and one more entry where it is measured: no offsets to touch, and
+    every other table is exactly what the standard layout gives."""
+    config = TrainConfig(hidden=(16, 8), steps=3, batch_size=20, eval_size=100, tracked_unit=2)
+    extra = Field("act_absmax", "unit")
+
+    class Measuring(Trainer):
+        def _layer_parts(self, block):
+            return super()._layer_parts(block) | {"act_absmax": block.activation_input.abs().amax(0)}
+
+    eval_x, eval_y = mnist.batch("test", torch.arange(100))
+    standard, measuring = Trainer("bn", config, eval_x, eval_y), Measuring("bn", config, eval_x, eval_y)
+    measuring.recorder = Recorder(
+        config.hidden,
+        fields=(*layer_fields(True), extra),
+        capacity=len(standard.recorder.rows),
+        batch_size=config.batch_size,
+        lr=config.lr,
+        bn_eps=standard.recorder.bn_eps,
+    )
+    by_hand = [[] for _ in config.hidden]
+    for step, index in enumerate(batch_indices(60000, config.batch_size, config.steps, config.seed)):
+        x, y = mnist.batch("train", index)
+        standard.step(x, y, step)
+        measuring.step(x, y, step)
+        for values, block in zip(by_hand, measuring.model.blocks, strict=True):
+            values.append(np.abs(block.activation_input.numpy()).max(axis=0))
+    recorded = measuring.recorder.field("act_absmax")
+    assert [r.shape for r in recorded] == [(3, 16), (3, 8)]
+    for got, want in zip(recorded, by_hand, strict=True):
+        np.testing.assert_array_equal(got, np.stack(want))
+    mine, theirs = measuring.recorder.frames(), standard.recorder.frames()
+    for table in ("history", "layers", "params", "units"):
+        pd.testing.assert_frame_equal(mine[table], theirs[table])
+
+
+def test_every_field_is_read_back_from_its_own_columns():
+    """Distinct values in every field of a one-layer row (and the scalars), read back into the tables."""
+    recorder = Recorder((3,), fields=LAYER_FIELDS, capacity=2, batch_size=4, lr=0.1)
+    t = torch.tensor
+    scalars = {"loss": [t(2.5)], "correct": [t(3.0)], "grad_sq": [t(9.0), t(16.0)], "weight_sq": [t(4.0), t(64.0)]}
+    layer = {"act_mean": t([1.0, 2.0, 3.0]), "act_var": t([4.0, 5.0, 9.0]), "act_tracked": t([10.0, 11, 12, 13])}
+    recorder.record_step(7, scalars, [layer])
+    tables = recorder.frames()
+    assert tables["history"].to_dict("records") == [{"step": 7, "train_loss": 2.5, "train_accuracy": 0.75}]
+    got = tables["layers"].set_index("quantity")["value"]
+    assert (got["mean"], got["var"], got["p50"]) == (2.0, 6.0, 11.5)
+    assert got["mean_spread"] == pytest.approx(np.std([1, 2, 3]))
+    assert got["var_spread"] == pytest.approx(np.std([4, 5, 9]))
+    params = tables["params"].set_index(["layer", "quantity"])["value"]
+    assert params[(1, "grad_norm")] == 3 and params[(2, "grad_norm")] == 4
+    assert params[(1, "update_ratio")] == pytest.approx(0.1 * 3 / 2)  # lr · |grad| / |weight|
+    assert params[(2, "update_ratio")] == pytest.approx(0.1 * 4 / 8)
+    np.testing.assert_array_equal(recorder.field("act_tracked")[0], [[10, 11, 12, 13]])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"act_var": torch.ones(4)}, r"'act_var' has shape \(4,\), declared \(3,\)"),
+        ({"act_var": None}, "differ from the layout"),  # missing
+        ({"act_max": torch.ones(3)}, "differ from the layout"),  # not declared
+    ],
+)
+def test_parts_that_differ_from_the_declaration_fail_at_the_first_record(change, message):
+    recorder = Recorder((3,), fields=LAYER_FIELDS, capacity=2, batch_size=4, lr=0.1)
+    scalars = {"loss": [torch.tensor(1.0)], "correct": [torch.tensor(1.0)]}
+    scalars |= {"grad_sq": [torch.tensor(1.0)] * 2, "weight_sq": [torch.tensor(1.0)] * 2}
+    layer = {"act_mean": torch.zeros(3), "act_var": torch.ones(3), "act_tracked": torch.zeros(4)}
+    bad = {k: v for k, v in (layer | change).items() if v is not None}
+    with pytest.raises(ValueError, match=message):
+        recorder.record_step(0, scalars, [bad])
+    assert recorder.count == 0
+    recorder.record_step(0, scalars, [layer])  # the declared parts are accepted
+    assert recorder.count == 1
 
 
 def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
