@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -21,6 +22,7 @@ from bn_demo.seeds import MAX_SEEDS
 
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 BATCH_SIZES = (2, 4, 8, 16, 32, 60, 64, 128, 256, 512, 1024)
+MAX_DIGITS = 1000  # an integer from a link longer than this is refused before it is built
 LINK_TEXT_SHOWN = 40  # characters of a link's value quoted in a warning; the rest becomes "…"
 T = TypeVar("T")
 
@@ -73,22 +75,27 @@ class Param:
 
 
 def _number(raw: str, *, whole: bool) -> int | float:
-    """A finite number from a link; for an integer setting a whole one (500.7 is refused, not truncated)."""
-    text = raw.strip()
-    if whole:
+    """A finite number from a link; for an integer setting a whole one, read exactly (500.7 and 1e-999 are
+    refused, not truncated or rounded to 500 and 0)."""
+    if not whole:
         try:
-            return int(text)  # exact where float() would round (above 2**53); "5e2" and "500.0" go on below
+            value = float(raw)
         except ValueError:
-            pass
+            raise ValueError("not a number") from None
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
+        return value
     try:
-        value = float(text)
-    except ValueError:
+        exact = Decimal(raw.strip())
+    except InvalidOperation:
         raise ValueError("not a number") from None
-    if not math.isfinite(value):
+    if not exact.is_finite():
         raise ValueError("not a finite number")
-    if whole and not value.is_integer():
+    if exact.adjusted() > MAX_DIGITS:  # int() of 1e999999999 would build a billion digits
+        raise ValueError("far too large")
+    if exact != exact.to_integral_value():
         raise ValueError("not a whole number")
-    return int(value) if whole else value
+    return int(exact)
 
 
 def literal(text: str, limit: int = LINK_TEXT_SHOWN) -> str:
@@ -98,7 +105,8 @@ def literal(text: str, limit: int = LINK_TEXT_SHOWN) -> str:
     shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
     shown += "…" if len(text) > limit else ""
     fence = "`" * (max(map(len, re.findall("`+", shown)), default=0) + 1)  # longer than any run inside
-    return f"{fence} {shown} {fence}"  # the spaces let it start or end with a backtick; markdown drops them
+    pad = " " if shown.strip(" ") else ""  # lets it start or end with a backtick; markdown drops one each side
+    return f"{fence}{pad}{shown or ' '}{pad}{fence}"
 
 
 def seeds_param(default: int = 3) -> Param:
