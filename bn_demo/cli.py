@@ -149,10 +149,10 @@ def mean_entry(entries: list[dict]) -> dict:
             merged[key] = any(present)
         elif present and all(isinstance(v, dict) for v in present):
             merged[key] = mean_entry(present)
+        elif present and all(isinstance(v, int) for v in present) and len(set(present)) == 1:
+            merged[key] = present[0]  # steps, when every seed trained all of them
         elif present:
-            mean = statistics.fmean(present)
-            whole = all(isinstance(v, int) for v in present) and mean.is_integer()
-            merged[key] = int(mean) if whole else mean
+            merged[key] = statistics.fmean(present)
         else:
             merged[key] = None
     return merged
