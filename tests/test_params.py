@@ -122,7 +122,10 @@ def test_special_values_for_every_setting_of_every_page(page_params):
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [("inf", "finite"), ("1e999", "outside"), ("9" * 5000, "too large"), ("nan", "finite"), ("500.7", "whole"), ("", "number")],
+    [
+        *(("inf", "finite"), ("1e999", "outside"), ("9" * 5000, "too large"), ("nan", "finite")),
+        *(("500.7", "whole"), ("1e-999", "whole"), ("", "number"), ("0x10", "number")),
+    ],
 )
 def test_integer_settings_refuse_infinite_and_fractional_values(raw, reason):
     steps = Param("steps", "Steps", 500, low=10, high=100_000)
