@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import asdict, dataclass, replace
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
@@ -37,30 +38,26 @@ class TrainConfig:
     noise_scale: float = 1.0  # strength of the injected shift of noisy BN
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(int(w) for w in self.hidden))
+        object.__setattr__(self, "hidden", _widths(self.hidden))
         _check_choice("norm", self.norm, NORMS)
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("bn_placement", self.bn_placement, BN_PLACEMENTS)
         _check_choice("init", self.init, INITS)
-        if not self.hidden or len(self.hidden) > 8:
-            raise ConfigError(f"hidden: give 1 to 8 hidden layers, got {len(self.hidden)}")
-        for width in self.hidden:
-            _check_range("hidden layer width", width, 1, 4096)
         _check_range("lr", self.lr, 1e-6, 100.0)
         _check_range("init_std", self.init_std, 1e-6, 100.0)
-        _check_range("batch_size", self.batch_size, 1, 60000)
+        _check_whole("batch_size", self.batch_size, 1, 60000)
         if self.norm != "plain" and self.batch_size < 2:
             raise ConfigError(
                 "batch_size: BatchNorm needs at least 2 examples per batch in training mode "
                 "(the variance of one example is 0); choose 2 to 60000, or switch BatchNorm off"
             )
-        _check_range("steps", self.steps, 1, 200_000)
-        _check_range("seed", self.seed, 0, 2**31 - 1)
-        _check_range("eval_every", self.eval_every, 0, 200_000)
-        _check_range("eval_size", self.eval_size, 10, 10000)
-        _check_range("record_every", self.record_every, 0, 200_000)
-        _check_range("max_records", self.max_records, 10, 100_000)
-        _check_range("tracked_unit", self.tracked_unit, 0, min(self.hidden) - 1)
+        _check_whole("steps", self.steps, 1, 200_000)
+        _check_whole("seed", self.seed, 0, 2**31 - 1)
+        _check_whole("eval_every", self.eval_every, 0, 200_000)
+        _check_whole("eval_size", self.eval_size, 10, 10000)
+        _check_whole("record_every", self.record_every, 0, 200_000)
+        _check_whole("max_records", self.max_records, 10, 100_000)
+        _check_whole("tracked_unit", self.tracked_unit, 0, min(self.hidden) - 1)
         _check_range("noise_scale", self.noise_scale, 0.0, 100.0)
 
     @property
@@ -86,17 +83,39 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        if "hidden" in known:
-            known["hidden"] = tuple(known["hidden"])
         return cls(**known)
 
 
+def _shown(value: object) -> str:
+    """A value as a message can quote it: short, even for a huge int or a long list."""
+    try:
+        return reprlib.repr(value)
+    except ValueError:  # an int too long to print
+        return f"an integer of {value.bit_length()} bits"
+
+
+def _widths(hidden: object) -> tuple[int, ...]:
+    if not isinstance(hidden, tuple | list) or not 1 <= len(hidden) <= 8:
+        raise ConfigError(f"hidden: give 1 to 8 hidden layer widths, got {_shown(hidden)}")
+    for width in hidden:
+        _check_whole("hidden layer width", width, 1, 4096)
+    return tuple(hidden)
+
+
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name}: unknown value {value!r}; choose one of {', '.join(choices)}")
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(f"{name}: unknown value {_shown(value)}; choose one of {', '.join(choices)}")
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
-    bad_type = isinstance(value, bool) or not isinstance(value, int | float)
-    if bad_type or not math.isfinite(value) or value < low or value > high:
-        raise ConfigError(f"{name}: {value!r} is out of range; valid range is {low} to {high}")
+    if isinstance(value, bool) or not isinstance(value, int | float):  # float: numpy's float64 too
+        raise ConfigError(f"{name}: {_shown(value)} is not a number; valid range is {low} to {high}")
+    if not low <= value <= high:  # NaN fails the comparison too
+        raise ConfigError(f"{name}: {_shown(value)} is out of range; valid range is {low} to {high}")
+
+
+def _check_whole(name: str, value: int, low: int, high: int) -> None:
+    """An integer setting: a fractional value is refused, not truncated."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name}: {_shown(value)} is not a whole number; valid range is {low} to {high}")
+    _check_range(name, value, low, high)

@@ -214,7 +214,7 @@ class PairedTraining:
                     raise ConfigError(f"{attr}: paired runs must share it, but {name!r} differs")
         self.data = data or load_mnist()
         self.config = first
-        eval_x, eval_y = self.data.batch("test", torch.arange(first.eval_size))
+        eval_x, eval_y = self.data.batch("test", self.data.eval_indices(first.eval_size))
         self.trainers = {name: Trainer(name, c, eval_x, eval_y) for name, c in configs.items()}
         self.step = 0
         self.stopped = False

@@ -14,7 +14,7 @@ from bn_demo.style import PNG_CONFIG
 from bn_demo.sweep_figures import curves_figure, sensitivity_figure
 from lab_ui import live
 from lab_ui.nav import page_header
-from lab_ui.params import Param, settings_panel, trainable
+from lab_ui.params import Param, build_or_stop, settings_panel
 
 STEPS = Param("steps", "Training steps per run", 300, low=10, high=20000, help="SGD steps of every run")
 SEED = Param("seed", "Seed", 0, low=0, high=10_000, help="Same seed: same initial weights and batches")
@@ -33,7 +33,7 @@ def sweep_page(
     st.markdown(intro)
     live.require_data()
     settings = settings_panel(page, params)
-    return settings, trainable(build, settings)
+    return settings, build_or_stop(build, settings)
 
 
 def base_from(s: dict, width: int, **settings) -> TrainConfig:

@@ -8,7 +8,7 @@ from bn_demo.results import RunResult
 from bn_demo.style import PNG_CONFIG
 from lab_ui import comparison, live
 from lab_ui.nav import page_header
-from lab_ui.params import settings_panel, trainable
+from lab_ui.params import build_or_stop, settings_panel
 
 PAGE = "train"
 
@@ -20,7 +20,7 @@ st.markdown(
 )
 live.require_data()
 settings = settings_panel(PAGE, comparison.comparison_params())
-configs = trainable(comparison.configs_from, settings)
+configs = build_or_stop(comparison.configs_from, settings)
 comparison.train_controls(PAGE, configs)
 if live.current(PAGE) is None:
     st.info("Press **▶ Train**: the loss, accuracy and layer statistics appear here live while it trains.")

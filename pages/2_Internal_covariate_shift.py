@@ -9,7 +9,7 @@ from bn_demo.results import RunResult
 from bn_demo.style import PNG_CONFIG
 from lab_ui import comparison, live
 from lab_ui.nav import page_header
-from lab_ui.params import Param, settings_panel, trainable
+from lab_ui.params import Param, build_or_stop, settings_panel
 
 PAGE = "ics"
 DEPTH = 3  # three hidden layers by default, so that the deepest layer's input comes from layers that learn
@@ -29,7 +29,7 @@ settings = settings_panel(
         Param("unit", "Tracked unit", 0, low=0, high=comparison.WIDTH - 1, help="Whose percentiles are recorded"),
     ],
 )
-configs = trainable(comparison.configs_from, {**settings, "bn": "both"}, tracked_unit=settings["unit"])
+configs = build_or_stop(comparison.configs_from, {**settings, "bn": "both"}, tracked_unit=settings["unit"])
 comparison.train_controls(PAGE, configs)
 if live.current(PAGE) is None:
     st.info("Press **▶ Train**: the layer's input distributions appear here live while it trains.")

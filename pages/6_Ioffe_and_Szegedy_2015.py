@@ -12,7 +12,7 @@ from bn_demo.style import PNG_CONFIG, label
 from bn_demo.train import compare_configs
 from lab_ui import comparison, live
 from lab_ui.nav import page_header
-from lab_ui.params import Param, settings_panel, trainable
+from lab_ui.params import Param, build_or_stop, settings_panel
 
 PAGE = "ioffe"
 LAYER = len(IOFFE_2015.hidden)  # the last hidden layer, as in the paper's Figure 1(b, c)
@@ -39,7 +39,7 @@ settings = settings_panel(
         Param("seed", "Seed", 0, low=0, high=10_000, help="Same seed: same initial weights and minibatches"),
     ],
 )
-base = trainable(
+base = build_or_stop(
     IOFFE_2015.with_,
     steps=settings["steps"],
     lr=settings["lr"],

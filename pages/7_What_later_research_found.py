@@ -13,7 +13,7 @@ from bn_demo.train import compare_configs
 from lab_ui import comparison, live
 from lab_ui.downloads import csv_download
 from lab_ui.nav import page_header
-from lab_ui.params import Param, settings_panel, trainable
+from lab_ui.params import Param, build_or_stop, settings_panel
 
 PAGE = "research"
 LAYER = len(IOFFE_2015.hidden)
@@ -50,7 +50,7 @@ settings = settings_panel(
     ],
 )
 experiment = settings["experiment"]
-base = trainable(IOFFE_2015.with_, **{k: settings[k] for k in ("steps", "lr", "noise_scale", "seed")})
+base = build_or_stop(IOFFE_2015.with_, **{k: settings[k] for k in ("steps", "lr", "noise_scale", "seed")})
 page = f"{PAGE}:{experiment}"  # each experiment keeps its own job
 st.subheader(EXPERIMENTS[experiment])
 if experiment == "noise":
