@@ -284,11 +284,14 @@ def output_layer_reason(points: pd.DataFrame, *, min_accuracy: float) -> Finding
     plain_diverged = there[(there["run"] == "plain")]["diverged"].any()
     bn_diverged = there[(there["run"] == "bn")]["diverged"].any()
     avoided = " (it avoided no BN's divergence there, nothing more)" if plain_diverged and not bn_diverged else ""
+    plain_good = good_values(points, "plain", min_accuracy=min_accuracy)
+    either = "" if any(v in plain_good for v in huge) else " either"
     text = (
-        f"At std {_values(huge)} BN did not train either{avoided}. BN normalises what enters each hidden layer's "
-        "nonlinearity, whatever the scale of the weights before it, but not the output layer, whose weights are "
-        f"drawn with the same std: BN's first training loss there was {first.text('{:.3g}')}, against "
-        f"ln 10 ≈ {UNIFORM_LOSS:.2f} for a uniform guess, so its logits start far too large."
+        f"At std {_values(huge)} BN did not reach {min_accuracy:.0%} in every seed{either}{avoided}. "
+        "BN normalises what enters each hidden layer's nonlinearity, whatever the scale of the weights before it, "
+        "but not the output layer, whose weights are drawn with the same std: BN's first training loss there was "
+        f"{first.text('{:.3g}')}, against ln 10 ≈ {UNIFORM_LOSS:.2f} for a uniform guess: its logits start far "
+        "too large."
     )
     return Finding(text, {"from_std": huge[0], "first_loss": first.mean})
 
@@ -310,7 +313,7 @@ def lr_try_next(*, layers: int, max_layers: int, activation: str, steps: int, se
     """Advice that fits the current settings: never suggests what is already set."""
     items = []
     if layers < max_layers:
-        items.append(f"add hidden layers (now {layers}) and see whether BN's lead grows")
+        items.append(f"add hidden layers (now {layers}) and see whether the gap between the nets grows")
     if activation != "sigmoid":
         items.append("switch to sigmoid, which saturates")
     return _try_next(
