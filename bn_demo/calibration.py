@@ -82,11 +82,11 @@ def calibrate(model: MLP, config: TrainConfig, data: MNIST, x: torch.Tensor, y: 
     rows = {}
     with preserved_state(model):
         rows["running"] = _loss_accuracy(model, x, y, None)
-        rows["batch"] = _loss_accuracy(model, x, y, config.batch_size)
         m = config.batch_size
         for norm in model.norms():
             norm.running_var.mul_((m - 1) / m)
         rows["biased"] = _loss_accuracy(model, x, y, None)
+        rows["batch"] = _loss_accuracy(model, x, y, config.batch_size)  # train mode: moves the averages too
         _reset(model)
         model.train()
         with _momentum(model, None):  # None: a cumulative (plain) average over the batches seen
@@ -101,7 +101,7 @@ def calibrate(model: MLP, config: TrainConfig, data: MNIST, x: torch.Tensor, y: 
         rows["few_updates"] = _loss_accuracy(model, x, y, None)
         _reset(model)
         rows["reset"] = _loss_accuracy(model, x, y, None)
-    return pd.DataFrame([(m, METHODS[m], *values) for m, values in rows.items()], columns=COLUMNS)
+    return pd.DataFrame([(m, label, *rows[m]) for m, label in METHODS.items()], columns=COLUMNS)
 
 
 def analyse_point(point, training: PairedTraining, runs: dict[str, RunResult]) -> pd.DataFrame | None:
