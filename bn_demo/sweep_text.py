@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from bn_demo.seeds import PairedGap, Spread, paired_gap
+from bn_demo.seeds import PairedGap, Spread, paired_gap, seeds_phrase
 from bn_demo.style import label
 from bn_demo.sweeps import decided, value_text
 from bn_demo.verdicts import SILENT, Finding, gap_sentence
@@ -260,7 +260,7 @@ def failures(points: pd.DataFrame, run: str, *, noun: str, min_accuracy: float) 
     if not parts:
         return SILENT
     text = (
-        f"Where {label(run)} did not train (below {min_accuracy:.0%} in some seed), it ended at: "
+        f"Where {label(run)} fell short (below {min_accuracy:.0%} in some seed), it ended at: "
         f"{'; '.join(parts)}. A uniform guess scores ln 10 ≈ {UNIFORM_LOSS:.2f}."
     )
     return Finding(text, numbers)
@@ -397,10 +397,21 @@ def variance_factor(analysis: pd.DataFrame, *, one_seed_noise: float) -> Finding
     if not gap.n:
         return SILENT
     factor = m / (m - 1)
-    quantity = f"test accuracy at batch size {m}"
-    sentence = gap_sentence(gap, a="The unbiased running variance", b="the 1/m one", quantity=quantity)
+    size, noise = f"{abs(gap.gap.mean) * 100:.2f} points", f"{gap.noise * 100:.2f} points"
+    if gap.outcome == "noise":
+        verdict = f"the difference, {size}, is within seed-to-seed noise ({noise})"
+        if gap.n > 1 and 0 < gap.ahead < gap.n:
+            verdict = f"within seed-to-seed noise: the factor helped in {gap.ahead} of {gap.n} seeds only"
+    else:
+        word = "was worth" if gap.outcome == "higher" else "cost"
+        seeds = (
+            f", in {gap.ahead if gap.outcome == 'higher' else gap.n - gap.ahead} of {gap.n} seeds" if gap.n > 1 else ""
+        )
+        verdict = f"the factor {word} {size}{seeds}"
     text = (
-        f"At batch size {m} the running variance averages {m}/{m - 1} = {factor:.3g} × σ²_B (its square root "
-        f"{math.sqrt(factor):.3g} ×). {sentence.text}"
+        f"At batch size {m} the running variance averages {m}/{m - 1} = {factor:.3g} × σ²_B (so the running std is "
+        f"{math.sqrt(factor):.3g} × the batch's). In eval mode the running averages as PyTorch keeps them gave "
+        f"{gap.a.text('{:.1%}')}; with the factor taken out (the 1/m variance) {gap.b.text('{:.1%}')} "
+        f"({seeds_phrase(gap.n)}): {verdict}."
     )
-    return Finding(text, {"factor": factor, **sentence.numbers})
+    return Finding(text, {"factor": factor, "kept": gap.a.mean, "biased": gap.b.mean, "gap": gap.gap.mean})

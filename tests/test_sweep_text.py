@@ -261,10 +261,15 @@ def test_variance_factor_states_m_over_m_minus_1_and_its_measured_effect():
     a = analysis({4: {"running": [0.81, 0.80, 0.82], "biased": [0.80, 0.79, 0.83], "batch": [0.7] * 3}, 16: {}})
     found = text.variance_factor(a, one_seed_noise=0.003)
     assert found.text.startswith("At batch size 4 the running variance averages 4/3 = 1.33 × σ²_B")
-    assert "within seed-to-seed noise" in found.text and found.numbers["factor"] == pytest.approx(4 / 3)
-    bigger = analysis({8: {"running": [0.9, 0.91], "biased": [0.8, 0.81]}})
-    assert "8/7 = 1.14" in text.variance_factor(bigger, one_seed_noise=0.003).text
-    assert "higher than the 1/m one's by 10.00 points" in text.variance_factor(bigger, one_seed_noise=0.003).text
+    assert "gave 81.0% ± 1.0%; with the factor taken out (the 1/m variance) 80.7% ± 2.1%" in found.text
+    assert "within seed-to-seed noise: the factor helped in 2 of 3 seeds only." in found.text
+    assert found.numbers["factor"] == pytest.approx(4 / 3)
+    helped = text.variance_factor(analysis({8: {"running": [0.9, 0.91], "biased": [0.8, 0.81]}}), one_seed_noise=0.003)
+    assert "8/7 = 1.14" in helped.text and "the factor was worth 10.00 points, in 2 of 2 seeds." in helped.text
+    cost = text.variance_factor(analysis({8: {"running": [0.8], "biased": [0.81]}}), one_seed_noise=0.003)
+    assert "(one seed): the factor cost 1.00 points." in cost.text
+    small = text.variance_factor(analysis({8: {"running": [0.8], "biased": [0.802]}}), one_seed_noise=0.003)
+    assert "the difference, 0.20 points, is within seed-to-seed noise (0.30 points)." in small.text
     assert not text.variance_factor(analysis({4: {"running": [0.8]}}), one_seed_noise=0.003)
 
 
