@@ -34,6 +34,7 @@ METHOD_COLORS = {
 }
 MAX_LABELLED_VALUES = 6  # swept values labelled one by one on the x axis; more overlap on a phone
 PANEL_HEIGHT = 300  # of one small-multiple panel of training loss
+RANGE_MARGIN = 0.15  # decades above and below the panels' losses, so that an ✕ at the top is not cut
 
 
 def _categorical(points: pd.DataFrame) -> bool:
@@ -149,7 +150,7 @@ def loss_range(curves: pd.DataFrame) -> dict:
     loss = loss[np.isfinite(loss) & (loss > 0)]
     axis = log_axis(loss)
     if loss.size:
-        axis["range"] = [math.log10(loss.min()) - 0.05, math.log10(loss.max()) + 0.05]
+        axis["range"] = [math.log10(loss.min()) - RANGE_MARGIN, math.log10(loss.max()) + RANGE_MARGIN]
     return axis
 
 
@@ -208,7 +209,7 @@ def calibration_figure(analysis: pd.DataFrame, points: pd.DataFrame) -> go.Figur
         )
     titled(
         fig,
-        "BN net's test accuracy with its normalising statistics taken from …",
+        "BN's accuracy by source of statistics",
         "training batch size (log scale)",
         "accuracy on 10,000 test images (%)",
         height=520,

@@ -229,6 +229,9 @@ def init_std_range(points: pd.DataFrame, *, min_accuracy: float) -> Finding:
     only_plain = [v for v in good["plain"] if v not in good["bn"]]
     if not only_bn and not only_plain:
         text += " BN did not widen the range of initial stds this net trains from."
+    elif not good["plain"] or not good["bn"]:
+        run = "bn" if good["bn"] else "plain"
+        text += f" Only {label(run)} trained at all."
     elif not only_plain:
         text += f" BN widened it: only BN trained from std {_values(only_bn)}."
     elif not only_bn:

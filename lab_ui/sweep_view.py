@@ -214,7 +214,8 @@ def show_sweep(
         write(*sweep_text.summarise(points, noun=noun, min_accuracy=min_accuracy))
     table = sweep_text.value_table(points, noun=noun, one_seed_noise=sweep_text.ONE_SEED_NOISE)
     if len(table):
-        st.dataframe(table, hide_index=True, width="stretch")
+        verdict = st.column_config.TextColumn(width="large")
+        st.dataframe(table, hide_index=True, width="stretch", height="content", column_config={"verdict": verdict})
     left, right = st.columns(2)
     for column, quantity, name in ((left, "test_accuracy", "Test accuracy"), (right, "test_loss", "Test loss")):
         figure = sensitivity_figure(points, column=quantity, axis_title=axis_title, title=f"{name} against {noun}")

@@ -17,8 +17,8 @@ def intro(s: dict) -> str:
     return (
         f"The note claims BN **reduces sensitivity to initialization**. Here {net} trains with and without BN "
         "from four initialization schemes, and from Gaussian weights (in every layer, the output layer too) whose "
-        "standard deviation runs from far too small (signals and gradients vanish) to far too large (sigmoids "
-        "saturate, logits explode)."
+        "standard deviation runs from far too small (signals and gradients vanish) to far too large (units "
+        "saturate or blow up, and so do the logits)."
     )
 
 
@@ -30,6 +30,7 @@ def draw(results: SeedResults, status: JobStatus) -> None:
     training = status.state == "running"
     common = {"min_accuracy": LESSON.min_accuracy, "training": training}
     axis = "std of the Gaussian initial weights (log scale)"
+    st.subheader("Gaussian initial weights, from far too small to far too large")
     stds = show_sweep(results, "init_std", axis_title=axis, noun="initial std", **common)
     if not training and not stds.empty:
         write(
@@ -37,7 +38,7 @@ def draw(results: SeedResults, status: JobStatus) -> None:
             *(sweep_text.failures(stds, run, noun="std", min_accuracy=LESSON.min_accuracy) for run in ("bn", "plain")),
             sweep_text.output_layer_reason(stds, min_accuracy=LESSON.min_accuracy),
         )
-    st.divider()
+    st.subheader("Initialization schemes")
     show_sweep(results, "init", axis_title="initialization scheme", noun="initialization scheme", **common)
     if not training:
         write(

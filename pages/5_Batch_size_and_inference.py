@@ -22,12 +22,19 @@ INTRO = (
     "seeds; then each BN net is evaluated on the 10,000 test images with its mean and variance taken from six "
     "sources."
 )
+# one short line each, so that none is cut on a phone
 FORMULAS = (
-    r"\text{training, batch of } m:\quad \mu_B=\tfrac1m\textstyle\sum_i x_i,\quad"
-    r" \sigma_B^2=\tfrac1m\textstyle\sum_i (x_i-\mu_B)^2,\quad \hat x=\dfrac{x-\mu_B}{\sqrt{\sigma_B^2+\epsilon}}",
-    r"\text{running averages } (\alpha=0.1):\quad \hat\mu\leftarrow(1-\alpha)\,\hat\mu+\alpha\,\mu_B,\quad"
-    r" \hat\sigma^2\leftarrow(1-\alpha)\,\hat\sigma^2+\alpha\,\tfrac{m}{m-1}\,\sigma_B^2",
-    r"\text{inference (eval mode)}:\quad \hat x=\dfrac{x-\hat\mu}{\sqrt{\hat\sigma^2+\epsilon}}",
+    (
+        "Training, a batch of m",
+        r"\mu_B=\tfrac1m\textstyle\sum_i x_i,\qquad \sigma_B^2=\tfrac1m\textstyle\sum_i (x_i-\mu_B)^2",
+    ),
+    ("", r"\hat x=\dfrac{x-\mu_B}{\sqrt{\sigma_B^2+\epsilon}}"),
+    (
+        "Running averages, after every training batch (PyTorch's momentum α = 0.1)",
+        r"\hat\mu\leftarrow(1-\alpha)\,\hat\mu+\alpha\,\mu_B",
+    ),
+    ("", r"\hat\sigma^2\leftarrow(1-\alpha)\,\hat\sigma^2+\alpha\,\tfrac{m}{m-1}\,\sigma_B^2"),
+    ("Inference (eval mode)", r"\hat x=\dfrac{x-\hat\mu}{\sqrt{\hat\sigma^2+\epsilon}}"),
 )
 
 s, seeded = sweep_page(LESSON, "Batch size and inference", INTRO)
@@ -48,7 +55,9 @@ def inference(results: SeedResults, training: bool) -> None:
     if analysis.empty:
         return
     st.subheader("At inference: which mean and variance?")
-    for formula in FORMULAS:
+    for words, formula in FORMULAS:
+        if words:
+            st.markdown(words)
         st.latex(formula)
     st.caption(
         "PyTorch keeps the *unbiased* batch variance m/(m−1)·σ²_B in its running average, as Ioffe & Szegedy's "

@@ -11,6 +11,7 @@ from bn_demo.style import log_axis
 from bn_demo.sweep_figures import (
     DIVERGED_ACCURACY,
     MAX_LABELLED_VALUES,
+    RANGE_MARGIN,
     calibration_figure,
     curve_figure,
     loss_range,
@@ -118,7 +119,8 @@ def test_curve_panel_draws_the_mean_over_seeds_and_the_diverged_seed(two_seeds):
     assert list(arr(mark["x"])) == [5] and list(arr(mark["y"])) == [4.2] and mark["text"] == ["diverged at step 5"]
     layout = fig.to_plotly_json()["layout"]
     assert layout["title"]["text"] == "learning rate = 30" and layout["showlegend"] is False
-    assert layout["yaxis"]["range"] == pytest.approx([np.log10(0.01) - 0.05, np.log10(4.2) + 0.05])  # every panel's
+    margin = RANGE_MARGIN  # every panel's range
+    assert layout["yaxis"]["range"] == pytest.approx([np.log10(0.01) - margin, np.log10(4.2) + margin])
 
 
 def test_calibration_figure_draws_each_method_over_seeds_and_the_no_bn_reference(two_seeds):

@@ -142,6 +142,8 @@ def std_sweep(good: dict[str, set], **kw) -> pd.DataFrame:
         ({1e-4, 0.01, 1.0}, {0.01, 1.0}, "BN widened it: only BN trained from std 0.0001."),
         ({0.01}, {0.01, 1.0}, "BN narrowed it: only no BN trained from std 1."),
         ({1e-4}, {1.0}, "Only BN trained from std 0.0001; only no BN from std 1."),
+        ({1.0}, set(), "BN 1 of 4 (1), no BN 0 of 4. Only BN trained at all."),
+        (set(), {0.01}, "BN 0 of 4, no BN 1 of 4 (0.01). Only no BN trained at all."),
     ],
 )
 def test_init_range_is_computed_from_the_sets(bn, plain, words):
