@@ -130,9 +130,12 @@ def value_verdict(points: pd.DataFrame, value: Any, *, one_seed_noise: float) ->
     diverged = {r: k for r, k in counts.items() if k}
     if diverged and all(k == n for k in counts.values()):
         return "both diverged"
-    if diverged:
-        seeds = {r: f" in {k} of {n} seeds" if n > 1 else "" for r, k in diverged.items()}
-        return _join([f"{label(r)} diverged{seeds[r]}" for r in diverged])
+    if len(diverged) == 1:
+        ((run, k),) = diverged.items()
+        return f"{label(run)} diverged" + (f" in {k} of {n} seeds" if n > 1 else "")
+    if diverged:  # both, in some seeds: short enough for the table's column
+        first, second = (f" in {k} of {n}" if n > 1 else "" for k in diverged.values())
+        return f"BN diverged{first}, no BN{second}"
     outcome = value_gap(points, value, one_seed_noise=one_seed_noise).outcome
     return {"higher": "BN higher", "lower": "no BN higher", "noise": "within seed-to-seed noise"}.get(outcome, "")
 

@@ -92,6 +92,8 @@ def test_a_diverged_run_gives_no_accuracy_verdict():
     p = sweep({5.0: [(0.94, "x"), (0.95, "x"), (0.93, 0.2)], 30.0: [("x", "x"), ("x", "x"), ("x", "x")]})
     assert text.value_verdict(p, 5.0, one_seed_noise=0.003) == "no BN diverged in 2 of 3 seeds"
     assert text.value_verdict(p, 30.0, one_seed_noise=0.003) == "both diverged"
+    some = sweep({20.0: [("x", "x"), (0.1, "x")]})
+    assert text.value_verdict(some, 20.0, one_seed_noise=0.003) == "BN diverged in 1 of 2, no BN in 2 of 2"
     table = text.value_table(p, noun="learning rate", one_seed_noise=0.003).set_index("learning rate")
     assert table.loc["5", "no BN"] == "20.0% (✕ 2 of 3)" and table.loc["30", "BN"] == "✕ diverged (3 of 3)"
     assert table.loc["30", "BN ahead in"] == "–"
