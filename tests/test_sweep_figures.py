@@ -134,3 +134,28 @@ def test_calibration_figure_draws_each_method_over_seeds_and_the_no_bn_reference
     np.testing.assert_allclose(arr(batch["error_y"]["array"]), [2.0, 0.5], atol=1e-9)
     assert plain["name"] == "no BN" and list(arr(plain["x"])) == [4, 64]  # 256: no BN diverged in every seed
     np.testing.assert_allclose(arr(plain["y"]), [87.5, 94.5])
+
+
+def test_a_live_partial_result_draws_and_quotes_only_finished_runs(mnist, tiny):
+    """What the page draws every second while a sweep over seeds trains, from the job's partial result."""
+    from bn_demo import sweep_text, sweeps
+    from bn_demo.seeds import SeededRun
+
+    seeded = sweeps.SeededSweep(sweeps.vary(tiny, "batch_size", (16, 32)), (0, 1))
+    drawn = []
+
+    def progress(done, total):
+        if done in (tiny.steps + 3, 2 * tiny.steps + 3):  # mid first seed's second point, mid second seed
+            partial = runner.partial()
+            points, curves = sweeps.seeded_points(partial), sweeps.seeded_curves(partial)
+            latest = points["value"].iloc[-1]
+            sensitivity_figure(points, column="test_accuracy", axis_title="b", title="t")
+            curve_figure(curves, points, latest, noun="b", y_axis=loss_range(curves))
+            drawn.append((points, sweep_text.value_table(points, noun="b", one_seed_noise=0.003)))
+
+    runner = SeededRun(lambda seed: sweeps.SweepRunner(seeded.at(seed), mnist), seeded.seeds)
+    runner.run(progress=progress)
+    (first, first_table), (second, second_table) = drawn
+    assert list(first_table["b"]) == ["16"] and first_table["BN ahead in"].iloc[0].endswith("of 1 seed")
+    assert not first[first["value"] == 32]["finished"].any()  # training: drawn, never quoted
+    assert list(second_table["b"]) == ["16", "32"] and set(sweeps.decided(second)["seed"]) == {0}
