@@ -26,7 +26,7 @@ UNIFORM_LOSS = math.log(10)  # the cross-entropy of a uniform guess over 10 clas
 # of the three pages' default sweeps at 300 steps (31 pairs that did not diverge) has a median of 0.33 points.
 ONE_SEED_NOISE = 0.003
 CHANCE_MARGIN = 0.02  # a final loss within 2% of ln 10 is a uniform guess: nothing got through
-WRONG_FACTOR = 1.5  # a final loss above 1.5 x ln 10 is worse than guessing: confidently wrong
+WRONG_FACTOR = 1.5  # a final loss above 1.5 x ln 10: the net is confident where it is wrong
 HUGE_START_FACTOR = 2.0  # a first loss above 2 x ln 10: the logits start far too large
 MAX_STEPS = 20_000  # the pages' highest step setting: "raise the steps" needs room above the current value
 MIN_DECIDING_SEEDS = 3  # fewer seeds than this: the pages suggest more
@@ -258,7 +258,7 @@ def failures(points: pd.DataFrame, run: str, *, noun: str, min_accuracy: float) 
         if abs(loss.mean - UNIFORM_LOSS) <= CHANCE_MARGIN * UNIFORM_LOSS:
             reading = ": a uniform guess's loss, nothing got through"
         elif loss.mean > WRONG_FACTOR * UNIFORM_LOSS:
-            reading = ": worse than guessing, confidently wrong"
+            reading = ": a loss above a uniform guess's, confident where it is wrong"
         else:
             reading = ""
         parts.append(f"{noun} {value_text(value)}: {accuracy.text('{:.1%}')}, test loss {loss.text('{:.2f}')}{reading}")

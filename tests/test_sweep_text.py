@@ -166,7 +166,8 @@ def test_failures_read_the_loss_against_ln10_on_both_sides_of_each_line():
 
     assert "nothing got through" in reading(LN10 * 1.019)
     assert "nothing got through" not in reading(LN10 * 1.021)
-    assert "confidently wrong" in reading(LN10 * 1.51) and "confidently wrong" not in reading(LN10 * 1.49)
+    assert "confident where it is wrong" in reading(LN10 * 1.51)
+    assert "confident where it is wrong" not in reading(LN10 * 1.49)
     assert "std 10: 15.0% ± 0.0%, test loss 6.40" in reading(6.4)  # what the run measured, not "ln 10"
 
 
