@@ -247,7 +247,7 @@ def init_std_range(points: pd.DataFrame, *, min_accuracy: float) -> Finding:
 def failures(points: pd.DataFrame, run: str, *, noun: str, min_accuracy: float) -> Finding:
     """Where `run` finished without diverging but below `min_accuracy`: what it measured there (accuracy and
     final test loss), with the loss read against ln 10, the loss of a uniform guess: near it, nothing got
-    through; far above it, the net is confidently wrong."""
+    through; far above it, the net is confident where it is wrong."""
     rows = decided(points)
     rows = rows[(rows["run"] == run)]
     parts, numbers = [], {}
