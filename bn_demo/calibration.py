@@ -1,12 +1,16 @@
 """What BN's inference statistics are worth: one trained BN net evaluated on the test set with its
-normalising mean and variance taken from five sources. The model is left exactly as it was trained.
+normalising mean and variance taken from six sources. The model is left exactly as it was trained.
 
-- running: the running averages kept during training (eval mode, what `model.eval()` uses);
+- running: the running averages kept during training (eval mode, what `model.eval()` uses). Like PyTorch
+  and Ioffe & Szegedy's Algorithm 2, they average the *unbiased* batch variance m/(m−1)·σ²_B;
+- biased: the same averages with that factor taken out again (variance × (m−1)/m, the 1/m variance), to
+  measure what the factor is worth at the training batch size m;
 - batch: the statistics of each test batch, batches of the training batch size (train mode);
 - recomputed: running averages thrown away and recomputed, as a plain average, over training images
   passed through the final weights ("precise BN");
-- lagging: running averages rebuilt from 0 / 1 with a too-small momentum over a run's worth of
-  training batches, so they lag behind the real statistics;
+- few_updates: running averages reset to 0 / 1, then updated over only FEW_UPDATES training batches with
+  momentum FEW_UPDATES_MOMENTUM: (1 − 0.001)^200 = 82% of each is still the initial 0 or 1 and 18% data.
+  They are mostly reset statistics, not statistics that lag behind the weights;
 - reset: running averages reset to their initial mean 0, variance 1 (never updated).
 """
 
@@ -27,14 +31,15 @@ from bn_demo.train import PairedTraining, preserved_state
 
 RECOMPUTE_EXAMPLES = 10_000  # training images the recomputed statistics average over
 RECOMPUTE_CHUNK = 1_000  # images per forward pass while recomputing
-LAG_MOMENTUM = 0.001  # PyTorch's default is 0.1
-LAG_BATCHES = 200  # training batches the lagging averages see
-LAG_INITIAL_WEIGHT = (1 - LAG_MOMENTUM) ** LAG_BATCHES  # share of the initial 0 / 1 still in them (0.82)
+FEW_UPDATES_MOMENTUM = 0.001  # PyTorch's default is 0.1
+FEW_UPDATES = 200  # training batches the few-updates averages see
+INITIAL_SHARE = (1 - FEW_UPDATES_MOMENTUM) ** FEW_UPDATES  # share of the initial 0 / 1 still in them (0.82)
 METHODS = {
     "running": "running averages (eval mode)",
     "batch": "batch statistics (train mode)",
+    "biased": "running averages with the 1/m variance",
     "recomputed": f"recomputed over {RECOMPUTE_EXAMPLES:,} training images",
-    "lagging": f"momentum {LAG_MOMENTUM} over {LAG_BATCHES} batches (lagging)",
+    "few_updates": f"only {FEW_UPDATES} updates at momentum {FEW_UPDATES_MOMENTUM} ({INITIAL_SHARE:.0%} still 0 / 1)",
     "reset": "reset to mean 0, variance 1",
 }
 COLUMNS = ["method", "label", "test_loss", "test_accuracy"]
@@ -77,7 +82,11 @@ def calibrate(model: MLP, config: TrainConfig, data: MNIST, x: torch.Tensor, y: 
     rows = {}
     with preserved_state(model):
         rows["running"] = _loss_accuracy(model, x, y, None)
-        rows["batch"] = _loss_accuracy(model, x, y, config.batch_size)
+        m = config.batch_size
+        for norm in model.norms():
+            norm.running_var.mul_((m - 1) / m)
+        rows["biased"] = _loss_accuracy(model, x, y, None)
+        rows["batch"] = _loss_accuracy(model, x, y, config.batch_size)  # train mode: moves the averages too
         _reset(model)
         model.train()
         with _momentum(model, None):  # None: a cumulative (plain) average over the batches seen
@@ -86,13 +95,13 @@ def calibrate(model: MLP, config: TrainConfig, data: MNIST, x: torch.Tensor, y: 
         rows["recomputed"] = _loss_accuracy(model, x, y, None)
         _reset(model)
         model.train()
-        with _momentum(model, LAG_MOMENTUM):
-            for index in batch_indices(len(data.y_train), config.batch_size, LAG_BATCHES, config.seed + 1):
+        with _momentum(model, FEW_UPDATES_MOMENTUM):
+            for index in batch_indices(len(data.y_train), config.batch_size, FEW_UPDATES, config.seed + 1):
                 model(data.batch("train", index)[0])
-        rows["lagging"] = _loss_accuracy(model, x, y, None)
+        rows["few_updates"] = _loss_accuracy(model, x, y, None)
         _reset(model)
         rows["reset"] = _loss_accuracy(model, x, y, None)
-    return pd.DataFrame([(m, METHODS[m], *values) for m, values in rows.items()], columns=COLUMNS)
+    return pd.DataFrame([(m, label, *rows[m]) for m, label in METHODS.items()], columns=COLUMNS)
 
 
 def analyse_point(point, training: PairedTraining, runs: dict[str, RunResult]) -> pd.DataFrame | None:

@@ -1,5 +1,10 @@
-"""Figures of a sweep, built from its tidy tables (SweepResult.points / curves / analysis): pure, so a test
-can compare what a chart draws with the numbers the engine returned."""
+"""Figures of a sweep over seeds, built from its tidy tables (sweeps.seeded_points / seeded_curves /
+seeded_analysis): pure, so a test can compare what a chart draws with the numbers the engine returned.
+
+Each chart is one panel, so that a page can set panels side by side in columns that stack on a phone. A
+net's line is its mean over seeds, shaded with its min–max over seeds (error bars where the x axis is a list
+of names); a diverged run is an ✕, its hover saying in how many seeds and by which step.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,11 @@ import math
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from bn_demo.calibration import METHODS
-from bn_demo.style import DIVERGED_SYMBOL, color, label, legend_below, log_axis, titled
-from bn_demo.sweeps import value_text
+from bn_demo.seeds import band
+from bn_demo.style import DIVERGED_SYMBOL, color, label, legend_below, log_axis, seed_band, titled
+from bn_demo.sweeps import decided, value_text
 from bn_demo.train import DIVERGED_LOSS
 
 # Where a diverged run is marked (it has no final accuracy or loss): below 0% accuracy and at the loss that
@@ -22,19 +27,30 @@ DIVERGED_LOSS_MARK = (DIVERGED_LOSS, 3 * DIVERGED_LOSS)
 METHOD_COLORS = {
     "running": "#1f77b4",
     "batch": "#ff7f0e",
+    "biased": "#17becf",
     "recomputed": "#2ca02c",
-    "lagging": "#8c564b",
+    "few_updates": "#8c564b",
     "reset": "#7f7f7f",
 }
-MAX_FACET_COLUMNS = 5
+MAX_LABELLED_VALUES = 6  # swept values labelled one by one on the x axis; more overlap on a phone
+PANEL_HEIGHT = 300  # of one small-multiple panel of training loss
+RANGE_MARGIN = 0.15  # decades above and below the panels' losses, so that an ✕ at the top is not cut
 
 
 def _categorical(points: pd.DataFrame) -> bool:
     return any(isinstance(v, str) for v in points["value"])
 
 
-def _diverged_trace(run: str, x: list, y, steps, showlegend: bool) -> go.Scatter:
-    """An "x" per diverged run, its hover saying at which step it blew up."""
+def value_axis(values: list) -> dict:
+    """A log x axis for swept values: each value labelled while they fit, else style.log_axis's labels."""
+    values = sorted(set(values))
+    if len(values) <= MAX_LABELLED_VALUES:
+        return {"type": "log", "tickvals": values, "ticktext": [value_text(v) for v in values]}
+    return log_axis(values)
+
+
+def _diverged_trace(run: str, x: list, y, text: list[str], showlegend: bool) -> go.Scatter:
+    """An ✕ per value (or step) where a run diverged, its hover saying where."""
     return go.Scatter(
         x=x,
         y=y,
@@ -43,146 +59,161 @@ def _diverged_trace(run: str, x: list, y, steps, showlegend: bool) -> go.Scatter
         legendgroup=f"{run}-diverged",
         showlegend=showlegend,
         marker={"color": color(run), "symbol": DIVERGED_SYMBOL, "size": 12, "line": {"width": 2}},
-        text=[f"diverged at step {int(s)}" for s in steps],
+        text=text,
         hovertemplate=f"{label(run)}: %{{text}}<extra></extra>",
     )
 
 
-def _log_axis(fig: go.Figure, values: list, **where) -> None:
-    fig.update_xaxes(type="log", tickvals=values, ticktext=[value_text(v) for v in values], **where)
+def _divergence_text(group: pd.DataFrame) -> str:
+    """'diverged in 2 of 3 seeds (by step 7)' or, for one seed, 'diverged at step 7'."""
+    bad = group[group["diverged"]]
+    step = int(bad["diverged_at"].max())
+    return (
+        f"diverged at step {step}"
+        if len(group) == 1
+        else f"diverged in {len(bad)} of {len(group)} seeds (by step {step})"
+    )
 
 
-def sensitivity_figure(points: pd.DataFrame, setting: str, title: str) -> go.Figure:
-    """Final test accuracy and test loss against the swept value, BN vs no BN. Numeric values get a log x
-    axis; a diverged run is an "x" at accuracy 0 and at the divergence threshold of the loss axis."""
+def _mean_traces(stats: pd.DataFrame, run: str, categorical: bool, hover: str) -> list[go.Scatter]:
+    """A run's mean per value with its min–max over seeds: a shaded band, or error bars between names."""
+    if not categorical:
+        traces = seed_band(stats, "value", run)
+        traces[-1].update(mode="lines+markers", marker={"color": color(run), "size": 8}, hovertemplate=hover)
+        return traces
+    several = len(stats) and stats["n"].max() > 1
+    bars = {"type": "data", "symmetric": False, "array": stats["hi"] - stats["mean"]}
+    return [
+        go.Scatter(
+            x=stats["value"],
+            y=stats["mean"],
+            mode="markers",
+            name=label(run),
+            legendgroup=run,
+            marker={"color": color(run), "size": 9},
+            error_y={**bars, "arrayminus": stats["mean"] - stats["lo"]} if several else None,
+            hovertemplate=hover,
+        )
+    ]
+
+
+def _stats(rows: pd.DataFrame, column: str, scale: float, order: list) -> pd.DataFrame:
+    """seeds.band of `column` over the seeds, per value, in sweep order (band sorts its x)."""
+    frames = [g.assign(y=g[column] * scale) for _, g in rows.groupby("seed")]
+    stats = band(frames, "value", "y")
+    return stats.set_index("value").loc[[v for v in order if v in set(stats["value"])]].reset_index()
+
+
+def sensitivity_figure(points: pd.DataFrame, *, column: str, axis_title: str, title: str) -> go.Figure:
+    """Final test accuracy (`column` "test_accuracy", in %) or test loss ("test_loss", log scale) against the
+    swept value, BN vs no BN over the decided seeds. A diverged run is an ✕ below 0% accuracy, or at the loss
+    that defines divergence."""
+    accuracy = column == "test_accuracy"
+    scale, unit = (100.0, "%") if accuracy else (1.0, "")
+    rows = decided(points)
     categorical = _categorical(points)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Test accuracy", "Test loss"), horizontal_spacing=0.1)
-    for k, run in enumerate(dict.fromkeys(points["run"])):
-        rows = points[points["run"] == run]
-        ok = rows[~rows["diverged"] & rows["test_accuracy"].notna()]
-        bad = rows[rows["diverged"]]
-        for col, column, scale, unit in ((1, "test_accuracy", 100.0, "%"), (2, "test_loss", 1.0, "")):
-            fig.add_trace(
-                go.Scatter(
-                    x=ok["value"].tolist(),
-                    y=ok[column].to_numpy(float) * scale,
-                    mode="markers" if categorical else "lines+markers",
-                    name=label(run),
-                    legendgroup=run,
-                    showlegend=col == 1,
-                    marker={"color": color(run), "size": 9},
-                    line={"color": color(run)},
-                    hovertemplate=f"{label(run)}: %{{y:.4g}}{unit}<extra></extra>",
-                ),
-                row=1,
-                col=col,
-            )
-            if bad.empty:
-                continue
-            mark = (DIVERGED_ACCURACY if col == 1 else DIVERGED_LOSS_MARK)[min(k, 1)]
-            y = np.full(len(bad), mark, dtype=float)
-            fig.add_trace(_diverged_trace(run, bad["value"].tolist(), y, bad["diverged_at"], col == 1), row=1, col=col)
-    titled(fig, title, setting, "", height=420)
-    legend_below(fig, -0.2)
-    fig.update_yaxes(title_text="accuracy on 10,000 test images (%)", range=[-15, 103], row=1, col=1)
-    fig.update_yaxes(tickvals=[0, 20, 40, 60, 80, 100], row=1, col=1)
-    marks = DIVERGED_LOSS_MARK if points["diverged"].any() else ()
-    axis = log_axis(np.r_[points["test_loss"].to_numpy(float), marks])
-    fig.update_yaxes(axis, title_text="cross-entropy (log scale)", row=1, col=2)
+    order = list(dict.fromkeys(rows["value"]))
+    fig = go.Figure()
+    for k, run in enumerate(dict.fromkeys(rows["run"])):
+        mine = rows[rows["run"] == run]
+        stats = _stats(mine[~mine["diverged"]], column, scale, order)
+        hover = f"{label(run)}: %{{y:.4g}}{unit} (mean over seeds)<extra></extra>"
+        fig.add_traces(_mean_traces(stats, run, categorical, hover))
+        bad = [(v, g) for v, g in mine.groupby("value", sort=False) if g["diverged"].any()]
+        if bad:
+            mark = (DIVERGED_ACCURACY if accuracy else DIVERGED_LOSS_MARK)[min(k, 1)]
+            text = [_divergence_text(g) for _, g in bad]
+            fig.add_trace(_diverged_trace(run, [v for v, _ in bad], np.full(len(bad), mark), text, True))
+    titled(fig, title, axis_title, "", height=420)
+    legend_below(fig, -0.28)
+    if accuracy:
+        fig.update_yaxes(title_text="accuracy on 10,000 test images (%)", range=[-15, 103])
+        fig.update_yaxes(tickvals=[0, 20, 40, 60, 80, 100])
+    else:
+        marks = DIVERGED_LOSS_MARK if rows["diverged"].any() else ()
+        fig.update_yaxes(log_axis(np.r_[rows["test_loss"].to_numpy(float), marks]))
+        fig.update_yaxes(title_text="test cross-entropy (log scale)")
     if categorical:
         fig.update_xaxes(type="category")
     else:
-        _log_axis(fig, sorted(set(points["value"])))
+        fig.update_xaxes(value_axis(order))
     return fig
 
 
-def _facets(n: int) -> tuple[int, int]:
-    cols = min(n, MAX_FACET_COLUMNS)
-    return math.ceil(n / cols), cols
+def panel_title(value, noun: str) -> str:
+    return value if isinstance(value, str) else f"{noun} = {value_text(value)}"
 
 
-def curves_figure(curves: pd.DataFrame, points: pd.DataFrame, noun: str, title: str) -> go.Figure:
-    """Training loss against step, one small panel per swept value (titled "`noun` = value", or just the value
-    when it is a word, such as an initialization scheme) with BN and
-    no BN in each; a diverged run ends with an "x" at the step it blew up (drawn at its last recorded loss)."""
-    values = list(dict.fromkeys(points["value"])) or list(dict.fromkeys(curves["value"]))
-    rows, cols = _facets(max(1, len(values)))
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        shared_yaxes="all",
-        subplot_titles=[v if isinstance(v, str) else f"{noun} = {value_text(v)}" for v in values],
-        horizontal_spacing=0.03,
-        vertical_spacing=0.12 if rows > 1 else 0.0,
-    )
-    for i, value in enumerate(values):
-        where = {"row": i // cols + 1, "col": i % cols + 1}
-        for run in dict.fromkeys(curves["run"]):
-            history = curves[(curves["value"] == value) & (curves["run"] == run)]
-            fig.add_trace(
-                go.Scatter(
-                    x=history["step"].to_numpy(),
-                    y=history["train_loss"].to_numpy(float),
-                    mode="lines",
-                    name=label(run),
-                    legendgroup=run,
-                    showlegend=i == 0,
-                    line={"color": color(run), "width": 1.5},
-                    hovertemplate=f"{label(run)}: %{{y:.4g}}<extra></extra>",
-                ),
-                **where,
-            )
-            info = points[(points["value"] == value) & (points["run"] == run) & points["diverged"]]
-            if info.empty:
-                continue
-            step = int(info["diverged_at"].iloc[0])
-            last = float(history["train_loss"].iloc[-1]) if len(history) else math.log(10)
-            fig.add_trace(_diverged_trace(run, [step], [last], [step], False), **where)
-    titled(fig, title, "", "", height=150 + 240 * rows)
-    legend_below(fig, -0.35 / rows)
-    fig.update_yaxes(log_axis(curves["train_loss"]))
-    for r in range(1, rows + 1):
-        fig.update_yaxes(title_text="training loss", row=r, col=1)
-    for c in range(1, cols + 1):
-        fig.update_xaxes(title_text="step", row=rows, col=c)
+def loss_range(curves: pd.DataFrame) -> dict:
+    """One log y axis for every panel of training loss, so that panels compare at a glance."""
+    loss = curves["train_loss"].to_numpy(float)
+    loss = loss[np.isfinite(loss) & (loss > 0)]
+    axis = log_axis(loss)
+    if loss.size:
+        axis["range"] = [math.log10(loss.min()) - RANGE_MARGIN, math.log10(loss.max()) + RANGE_MARGIN]
+    return axis
+
+
+def curve_figure(curves: pd.DataFrame, points: pd.DataFrame, value, *, noun: str, y_axis: dict) -> go.Figure:
+    """Training loss against step at one swept value: each net's mean over seeds with its min–max band; an ✕
+    at the step where a seed diverged (drawn at that seed's last recorded loss)."""
+    fig = go.Figure()
+    here = curves[curves["value"] == value]
+    for run in dict.fromkeys(here["run"]):
+        history = here[here["run"] == run]
+        frames = [g for _, g in history.groupby("seed")]
+        fig.add_traces(seed_band(band(frames, "step", "train_loss"), "step", run, showlegend=False))
+        info = points[(points["value"] == value) & (points["run"] == run) & points["diverged"]]
+        if info.empty:
+            continue
+        last = [
+            float(history[history["seed"] == s]["train_loss"].iloc[-1]) if (history["seed"] == s).any() else math.nan
+            for s in info["seed"]
+        ]
+        steps = [int(s) for s in info["diverged_at"]]
+        fig.add_trace(_diverged_trace(run, steps, last, [f"diverged at step {s}" for s in steps], False))
+    titled(fig, panel_title(value, noun), "step", "training loss", height=PANEL_HEIGHT)
+    fig.update_layout(showlegend=False, margin={"l": 50, "r": 10, "t": 40, "b": 40}, title={"font": {"size": 14}})
+    fig.update_yaxes(y_axis)
+    fig.update_xaxes(rangemode="tozero")
     return fig
 
 
 def calibration_figure(analysis: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
-    """Test accuracy of the BN nets against batch size under each source of normalising statistics, with
-    the no-BN nets of the same sweep as a reference."""
+    """Test accuracy of the BN nets against batch size under each source of normalising statistics (mean over
+    seeds, bars: min–max over seeds), with the no-BN nets of the same sweep as a reference."""
     fig = go.Figure()
-    for method in dict.fromkeys(analysis["method"]):
-        rows = analysis[analysis["method"] == method]
+    series = [
+        (m, analysis[analysis["method"] == m], METHODS[m], METHOD_COLORS[m]) for m in dict.fromkeys(analysis["method"])
+    ]
+    plain = decided(points)
+    plain = plain[(plain["run"] == "plain") & ~plain["diverged"]]
+    series.append(("plain", plain, label("plain"), color("plain")))
+    for key, rows, name, colour in series:
+        if rows.empty:
+            continue
+        stats = band([g.assign(y=g["test_accuracy"] * 100) for _, g in rows.groupby("seed")], "value", "y")
+        several = stats["n"].max() > 1
+        bars = {"type": "data", "symmetric": False, "array": stats["hi"] - stats["mean"]}
+        dash = "dash" if key == "plain" else ("solid" if key in ("running", "batch") else "dot")
         fig.add_trace(
             go.Scatter(
-                x=rows["value"].tolist(),
-                y=rows["test_accuracy"].to_numpy(float) * 100,
+                x=stats["value"].tolist(),
+                y=stats["mean"],
                 mode="lines+markers",
-                name=METHODS[method],
-                line={"color": METHOD_COLORS[method], "dash": "solid" if method in ("running", "batch") else "dot"},
-                hovertemplate=f"{METHODS[method]}: %{{y:.2f}}%<extra></extra>",
-            )
-        )
-    plain = points[(points["run"] == "plain") & points["test_accuracy"].notna()]
-    if not plain.empty:
-        fig.add_trace(
-            go.Scatter(
-                x=plain["value"].tolist(),
-                y=plain["test_accuracy"].to_numpy(float) * 100,
-                mode="lines+markers",
-                name=label("plain"),
-                line={"color": color("plain"), "dash": "dash"},
-                hovertemplate=f"{label('plain')}: %{{y:.2f}}%<extra></extra>",
+                name=name,
+                line={"color": colour, "dash": dash},
+                error_y={**bars, "arrayminus": stats["mean"] - stats["lo"], "thickness": 1} if several else None,
+                hovertemplate=f"{name}: %{{y:.2f}}%<extra></extra>",
             )
         )
     titled(
         fig,
-        "BN net's test accuracy with its normalising statistics taken from …",
+        "BN's accuracy by source of statistics",
         "training batch size (log scale)",
         "accuracy on 10,000 test images (%)",
-        height=460,
+        height=520,
     )
-    fig.update_layout(legend={"orientation": "v", "y": 0.02, "yanchor": "bottom", "x": 0.99, "xanchor": "right"})
-    _log_axis(fig, sorted(set(analysis["value"])))
+    legend_below(fig, -0.22)
+    fig.update_xaxes(value_axis(analysis["value"].tolist()))
     return fig

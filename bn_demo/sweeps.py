@@ -1,8 +1,10 @@
-"""Sweeps: one setting varied over a list of values, with a paired BN / no-BN comparison at each value.
+"""Sweeps: one setting varied over a list of values, with a paired BN / no-BN comparison at each value,
+repeated over seeds (runs paired within each seed: same initial weights, same batches).
 
-The points train one after another in a background job; progress counts training steps over the whole
-sweep, a stop keeps the finished points and the interrupted one, and the partial result can be drawn
-while it trains. Results come out as tidy DataFrames: one row per (value, run), and the stacked curves.
+A job trains the seeds one after another (seeds.SeededRun), each seed's points one after another
+(SweepRunner): a whole first seed is drawn early, and the later seeds fill in the bands. Progress counts
+training steps over everything, a stop keeps what was trained, and the partial result can be drawn while
+it trains. Results come out as tidy DataFrames: one row per (value, run, seed), and the stacked curves.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import itertools
 import math
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ from bn_demo.config import ConfigError, TrainConfig
 from bn_demo.data import MNIST
 from bn_demo.jobs import Job, live_work
 from bn_demo.results import RunResult
+from bn_demo.seeds import SeededRun, SeedResults, Spread
 from bn_demo.style import label
 from bn_demo.tables import stacked
 from bn_demo.train import PairedTraining, ProgressFn, compare_configs
@@ -42,6 +45,20 @@ POINT_COLUMNS = [
     "steps",
     "batch_size",
     "seconds",
+    "seed",
+    "first_loss",
+    "finished",
+]
+CURVE_KEYS = ["setting", "value", "run", "seed"]
+BY_VALUE_COLUMNS = [
+    "setting",
+    "value",
+    "run",
+    "seeds",
+    *(f"{c}_{s}" for c in ("test_accuracy", "test_loss") for s in ("mean", "sd", "min", "max")),
+    "diverged_seeds",
+    "ahead_seeds",
+    "compared_seeds",
 ]
 
 # Runs after a point has trained (not after a stopped one), in the job's thread, with the trained
@@ -156,7 +173,9 @@ class SweepResult:
         return zip(self.sweep.points, self.runs, strict=False)
 
     def points(self) -> pd.DataFrame:
-        """One row per (value, run): the final numbers of every run trained so far."""
+        """One row per (value, run): the final numbers of every run trained so far. `first_loss` is the loss of
+        its first training batch; `finished` says the run is over (trained every step and evaluated, or
+        diverged), so that its numbers may be quoted: a stopped or still-training run's may not."""
         rows = [
             {
                 "setting": point.setting,
@@ -171,6 +190,9 @@ class SweepResult:
                 "steps": run.steps,
                 "batch_size": run.config.batch_size,
                 "seconds": run.seconds,
+                "seed": run.config.seed,
+                "first_loss": _first_loss(run),
+                "finished": run.diverged or (not run.stopped and math.isfinite(run.test_accuracy)),
             }
             for point, runs in self.pairs()
             for name, run in runs.items()
@@ -179,14 +201,14 @@ class SweepResult:
         return table.astype({"diverged_at": "Int64"})
 
     def curves(self, table: str = "history") -> pd.DataFrame:
-        """`table` of every run stacked (like tables.combined), with the point's setting and value first."""
+        """`table` of every run stacked (like tables.combined), with the point's setting, value, run and seed first."""
         frames = [
-            run.tables[table].assign(setting=point.setting, value=point.value, run=name)
+            run.tables[table].assign(setting=point.setting, value=point.value, run=name, seed=run.config.seed)
             for point, runs in self.pairs()
             for name, run in runs.items()
             if table in run.tables
         ]
-        return stacked(frames, ["setting", "value", "run"])
+        return stacked(frames, CURVE_KEYS)
 
     def analysis(self) -> pd.DataFrame:
         return pd.concat(self.analyses, ignore_index=True) if self.analyses else pd.DataFrame()
@@ -221,7 +243,8 @@ class SweepRunner:
                 extra = self.analyse(point, training, runs)
             with self.lock:
                 if extra is not None:
-                    self.result.analyses.append(extra.assign(setting=point.setting, value=point.value))
+                    where = {"setting": point.setting, "value": point.value, "seed": point.config.seed}
+                    self.result.analyses.append(extra.assign(**where))
                 self.result.runs.append(runs)
                 self.result.stopped = training.stopped
                 self.training = None
@@ -241,40 +264,108 @@ class SweepRunner:
         return SweepResult(self.sweep, runs, analyses, self.result.stopped)
 
 
-def sweep_work(sweep: Sweep, data: MNIST | None = None, analyse: Analysis | None = None) -> Callable[[Job], Any]:
-    """A job's work (for JobRegistry.submit, total = sweep.total_steps) with live partial results."""
-    return live_work(lambda: SweepRunner(sweep, data, analyse))
+def _first_loss(run: RunResult) -> float:
+    history = run.tables.get("history")
+    return float(history["train_loss"].iloc[0]) if history is not None and len(history) else math.nan
 
 
-def working_values(points: pd.DataFrame, run: str, min_accuracy: float) -> list:
-    """Values at which `run` reached `min_accuracy` (a fraction) without diverging, in sweep order."""
-    ok = points[(points["run"] == run) & ~points["diverged"] & (points["test_accuracy"] >= min_accuracy)]
-    return list(ok["value"])
+@dataclass(frozen=True)
+class SeededSweep:
+    """A sweep repeated over seeds, BN and no BN paired within each seed. Frozen and hashable: with its page
+    it keys the shared job, so a class asking for the same sweep over the same seeds trains it once."""
+
+    sweep: Sweep  # at the first seed
+    seeds: tuple[int, ...]
+
+    def at(self, seed: int) -> Sweep:
+        """The sweep at `seed`: every point's configuration with only its seed changed."""
+        points = tuple(replace(p, config=p.config.with_(seed=seed)) for p in self.sweep.points)
+        return Sweep(points, self.sweep.norms)
+
+    @property
+    def total_steps(self) -> int:
+        return self.sweep.total_steps * len(self.seeds)
+
+    @property
+    def n_runs(self) -> int:
+        return self.sweep.n_runs * len(self.seeds)
+
+    def budget(self) -> tuple[int, int]:
+        steps, runs = self.sweep.budget()
+        return steps, runs * len(self.seeds)
+
+    def work(self, data: MNIST | None = None, analyse: Analysis | None = None) -> Callable[[Job], Any]:
+        """A job's work (for JobRegistry.submit, total = total_steps): the seeds one after another, with
+        live partial results (seeds.SeedResults of SweepResults)."""
+
+        def make() -> SeededRun:
+            return SeededRun(lambda seed: SweepRunner(self.at(seed), data, analyse), self.seeds)
+
+        return live_work(make)
+
+
+def seeded_points(results: SeedResults) -> pd.DataFrame:
+    """SweepResult.points of every seed, stacked (each row names its seed)."""
+    return stacked([r.points() for r in results.per_seed], POINT_COLUMNS).astype({"diverged_at": "Int64"})
+
+
+def seeded_curves(results: SeedResults) -> pd.DataFrame:
+    return stacked([r.curves() for r in results.per_seed], CURVE_KEYS)
+
+
+def seeded_analysis(results: SeedResults) -> pd.DataFrame:
+    frames = [r.analysis() for r in results.per_seed]
+    return stacked([f for f in frames if len(f)], ["setting", "value", "seed"])
+
+
+def seeded_complete(results: SeedResults) -> bool:
+    return results.complete and all(r.complete for r in results.per_seed)
+
+
+def decided(points: pd.DataFrame) -> pd.DataFrame:
+    """The rows a verdict may use: runs that finished, at the (value, seed) pairs where every run did, so
+    that every comparison is paired within a seed. A stopped or still-training run says nothing."""
+    done = points[points["finished"].astype(bool)]
+    if done.empty:
+        return done
+    complete = done.groupby(["setting", "value", "seed"], sort=False)["run"].transform("count")
+    return done[complete == points["run"].nunique()]
 
 
 def value_text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, int | float | np.number) else str(value)
 
 
-def summarise(points: pd.DataFrame, noun: str, min_accuracy: float) -> list[str]:
-    """One sentence per run (markdown) with the sweep's numbers: where it reached `min_accuracy`, its
-    best value, and where it diverged (at "`noun` value"). Pages quote these: every number is the run's."""
-    sentences = []
-    for run in dict.fromkeys(points["run"]):
-        rows = points[points["run"] == run]
-        finished = rows[rows["test_accuracy"].notna()]
-        good = finished[finished["test_accuracy"] >= min_accuracy]
-        text = f"**{label(run)}** reached ≥ {min_accuracy:.0%} test accuracy at {len(good)} of {len(rows)} values"
-        if len(good):
-            text += f" ({', '.join(value_text(v) for v in good['value'])})"
-        if len(finished):
-            best = finished.loc[finished["test_accuracy"].idxmax()]
-            text += f"; best {best['test_accuracy']:.1%} at {noun} {value_text(best['value'])}"
-        bad = rows[rows["diverged"]]
-        if len(bad):
-            where = ", ".join(
-                f"{value_text(v)} (step {s})" for v, s in zip(bad["value"], bad["diverged_at"], strict=True)
+def by_value(points: pd.DataFrame) -> pd.DataFrame:
+    """One row per (value, run) over the decided seeds: final test accuracy and loss as mean, sd, min and max
+    over the seeds where the run did not diverge; in how many seeds it diverged; and in how many of the
+    seeds where every run has an accuracy it was ahead of the others (paired within each seed)."""
+    rows = []
+    for (setting, value), group in decided(points).groupby(["setting", "value"], sort=False):
+        accuracy = group.pivot(index="seed", columns="run", values="test_accuracy")
+        compared = accuracy.dropna()
+        for run in dict.fromkeys(group["run"]):
+            mine = group[group["run"] == run]
+            others = compared.drop(columns=run)
+            stats = {}
+            for column in ("test_accuracy", "test_loss"):
+                s = Spread.of(mine[column].tolist())
+                stats |= {f"{column}_mean": s.mean, f"{column}_sd": s.sd, f"{column}_min": s.lo, f"{column}_max": s.hi}
+            rows.append(
+                {
+                    "setting": setting,
+                    "value": value,
+                    "run": run,
+                    "seeds": len(mine),
+                    **stats,
+                    "diverged_seeds": int(mine["diverged"].sum()),
+                    "ahead_seeds": int((compared[run] > others.max(axis=1)).sum()) if len(others.columns) else 0,
+                    "compared_seeds": len(compared),
+                }
             )
-            text += f"; diverged at {noun} {where}"
-        sentences.append(text + ".")
-    return sentences
+    return pd.DataFrame(rows, columns=BY_VALUE_COLUMNS)
+
+
+def for_csv(table: pd.DataFrame) -> pd.DataFrame:
+    """A table as a download: the run named as the page names it ("no BN", not `plain`)."""
+    return table.assign(run=table["run"].map(label)) if "run" in table else table

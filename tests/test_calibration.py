@@ -41,6 +41,11 @@ def test_each_source_matches_a_forward_pass_by_hand(mnist, trained):
     assert table.loc["running", "test_accuracy"] == pytest.approx(running, abs=1e-6)
     reset = manual_accuracy(model, x, y, np.zeros(32), np.ones(32))
     assert table.loc["reset", "test_accuracy"] == pytest.approx(reset, abs=1e-6)
+    # the 1/m variance: PyTorch's running variance (an average of m/(m-1) * the 1/m batch variance) x (m-1)/m
+    m = trainer.config.batch_size
+    biased = manual_accuracy(model, x, y, norm.running_mean.numpy(), norm.running_var.numpy() * (m - 1) / m)
+    assert table.loc["biased", "test_accuracy"] == pytest.approx(biased, abs=1e-6)
+    assert table.loc["biased", "test_loss"] != table.loc["running", "test_loss"]
     # recomputed: plain average of the per-chunk means and unbiased variances of BN's input
     train_x = mnist.batch("train", torch.arange(calibration.RECOMPUTE_EXAMPLES))[0].numpy()
     w, b = model.blocks[0].linear.weight.detach().numpy(), model.blocks[0].linear.bias.detach().numpy()
@@ -53,8 +58,9 @@ def test_each_source_matches_a_forward_pass_by_hand(mnist, trained):
     assert table.loc["batch", "test_accuracy"] == pytest.approx(last_train["accuracy"], abs=1e-6)
 
 
-def test_lagging_averages_sit_between_reset_and_trained(mnist, trained, monkeypatch):
-    """With momentum m over n batches from 0 / 1, the running mean is (1 - (1-m)^n) x a data average."""
+def test_few_update_averages_are_mostly_the_initial_values(mnist, trained, monkeypatch):
+    """With momentum m over n batches from 0 / 1, the running mean is (1 - (1-m)^n) x a data average: 82% of
+    it is still the initial 0, which is what the page must say (not "lagging" statistics)."""
     trainer, _ = trained
     model, norm = trainer.model, trainer.model.blocks[0].norm
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -69,10 +75,13 @@ def test_lagging_averages_sit_between_reset_and_trained(mnist, trained, monkeypa
 
     monkeypatch.setattr(calibration, "_loss_accuracy", spy)
     calibration.calibrate(model, trainer.config, mnist, trainer.eval_x, trainer.eval_y)
-    running, recomputed, lagging, reset = captured["means"]
-    assert torch.all(reset == 0)
-    share = 1 - calibration.LAG_INITIAL_WEIGHT
-    np.testing.assert_allclose(lagging.numpy(), share * recomputed.numpy(), atol=0.05 * float(recomputed.abs().max()))
+    running, biased, recomputed, few, reset = captured["means"]
+    assert torch.all(reset == 0) and torch.equal(biased, running)  # the 1/m method changes the variance only
+    assert torch.equal(running, before["blocks.0.norm.running_mean"])  # measured before train mode moves them
+    assert calibration.INITIAL_SHARE == pytest.approx(0.999**200) and f"{calibration.INITIAL_SHARE:.0%}" == "82%"
+    share = 1 - calibration.INITIAL_SHARE
+    np.testing.assert_allclose(few.numpy(), share * recomputed.numpy(), atol=0.05 * float(recomputed.abs().max()))
+    assert "82% still 0 / 1" in calibration.METHODS["few_updates"]
     # the model is left exactly as trained
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)

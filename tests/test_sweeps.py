@@ -1,11 +1,12 @@
-"""Sweeps: values as claimed, one paired comparison per value, divergence, progress, stop, budget."""
+"""Sweeps: values as claimed, one paired comparison per value, divergence, progress, stop, budget; over seeds,
+each seed's sweep equal to training it alone, and the job key holding the seeds."""
 
 import threading
 
 import numpy as np
 import pytest
 
-from bn_demo import sweeps
+from bn_demo import seeds, sweeps
 from bn_demo.config import ConfigError
 from bn_demo.jobs import JobRegistry, check_budget
 from bn_demo.train import compare
@@ -77,7 +78,7 @@ def test_huge_learning_rate_is_flagged_diverged(mnist, tiny):
     run = result.runs[0]["plain"]
     assert plain["diverged"] and run.diverged and plain["diverged_at"] == run.diverged_at < tiny.steps
     assert np.isnan(plain["test_accuracy"])
-    assert "diverged at learning rate 100" in sweeps.summarise(points, "learning rate", 0.9)[1]
+    assert plain["finished"] and plain["first_loss"] == run.history["train_loss"].iloc[0]
 
 
 def test_progress_counts_steps_across_the_sweep_and_partial_results_follow(mnist, tiny):
@@ -113,12 +114,49 @@ def test_stop_keeps_finished_points_and_the_interrupted_one(mnist, tiny):
     assert list(result.points()["value"]) == [0.05, 0.05, 0.1, 0.1]
 
 
-def test_sweep_job_reports_and_returns(mnist, tiny):
-    sweep = sweeps.vary(tiny, "lr", (0.1,))
-    job = JobRegistry().submit("k", sweeps.sweep_work(sweep, mnist), sweep.total_steps)
+def test_seeded_sweep_job_trains_each_seed_as_its_own_sweep(mnist, tiny):
+    seeded = sweeps.SeededSweep(sweeps.vary(tiny.with_(seed=3), "lr", (0.1, 0.5)), (3, 4))
+    assert seeded.total_steps == 2 * 2 * tiny.steps and seeded.budget() == (tiny.steps, 8) and seeded.n_runs == 8
+    job = JobRegistry().submit(("page", seeded), seeded.work(mnist), seeded.total_steps)
     status = job.wait(300)
-    assert status.state == "done" and status.done == status.total == tiny.steps
-    assert job.peek().complete
+    assert status.state == "done" and status.done == status.total == seeded.total_steps
+    results = job.peek()
+    assert sweeps.seeded_complete(results) and results.seeds == (3, 4)
+    points = sweeps.seeded_points(results)
+    assert list(points["seed"]) == [3] * 4 + [4] * 4
+    alone = sweeps.SweepRunner(sweeps.vary(tiny.with_(seed=4), "lr", (0.1, 0.5)), mnist).run().points()
+    again = points[points["seed"] == 4].reset_index(drop=True)
+    for column in ("test_accuracy", "test_loss", "train_loss", "value", "run"):
+        assert list(again[column]) == list(alone[column])
+    curves = sweeps.seeded_curves(results)
+    assert set(curves["seed"]) == {3, 4} and len(curves) == 8 * tiny.steps
+
+
+def test_seeded_sweep_changes_only_the_seed_and_keys_on_it(tiny):
+    sweep = sweeps.vary(tiny, "lr", (0.1, 0.5))
+    three, two = sweeps.SeededSweep(sweep, (0, 1, 2)), sweeps.SeededSweep(sweep, (0, 1))
+    for point, moved in zip(sweep.points, three.at(7).points, strict=True):
+        assert moved.config == point.config.with_(seed=7) and moved.value == point.value
+    assert hash(three) != hash(two) and three != two
+    assert three == sweeps.SeededSweep(sweeps.vary(tiny, "lr", (0.1, 0.5)), (0, 1, 2))
+
+
+def test_partial_seeded_results_are_not_complete_and_cannot_be_quoted(mnist, tiny):
+    seeded = sweeps.SeededSweep(sweeps.vary(tiny, "lr", (0.1,)), (0, 1))
+    stop = threading.Event()
+    seen = []
+
+    def progress(done, total):
+        if done == tiny.steps + 5:
+            seen.append(sweeps.seeded_points(runner.partial()))
+            stop.set()
+
+    runner = seeds.SeededRun(lambda seed: sweeps.SweepRunner(seeded.at(seed), mnist), seeded.seeds)
+    results = runner.run(progress=progress, stop=stop)
+    assert not sweeps.seeded_complete(results)
+    live = seen[0]
+    assert list(live["finished"]) == [True, True, False, False]  # seed 1 was 5 steps in
+    assert set(sweeps.decided(live)["seed"]) == {0}
 
 
 def test_budget_refuses_a_sweep_past_the_limit(tiny):
