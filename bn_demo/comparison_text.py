@@ -92,7 +92,6 @@ def accuracy_verdict(per_seed: PerSeed, a: str = "bn", b: str = "plain") -> Find
 def net_finding(per_seed: PerSeed, name: str) -> Finding:
     """One net's result over the seeds that finished: test accuracy and loss, and how the variance of its
     last hidden layer's pre-activations moved. Says when it diverged or recorded nothing."""
-    runs = runs_of(per_seed, name)
     notes = []
     diverged = figures.diverged_label(per_seed, name)
     if diverged:
@@ -103,17 +102,16 @@ def net_finding(per_seed: PerSeed, name: str) -> Finding:
     accuracy, loss = Spread.of([r.test_accuracy for r in ok]), Spread.of([r.test_loss for r in ok])
     layer = len(ok[0].config.hidden)
     variance = [figures.layer_table(r, layer)["var"] for r in ok]
-    first, last = Spread.of([v.iloc[0] for v in variance]), Spread.of([v.iloc[-1] for v in variance])
-    steps = Spread.of([r.steps for r in ok])
-    over = seeds_phrase(len(ok)) if len(runs) > 1 else "one seed"
+    first, last = np.mean([v.iloc[0] for v in variance]), np.mean([v.iloc[-1] for v in variance])
+    over = f"mean over {len(ok)} seeds" if len(ok) > 1 else "one seed"
     text = (
-        f"test accuracy {accuracy.text('{:.2%}')} after {steps.text('{:,.0f}')} steps (test loss "
-        f"{loss.text('{:.3f}')}, {over}); the batch variance of layer {layer}'s pre-activations went from "
-        f"{first.text('{:.3g}')} to {last.text('{:.3g}')}"
+        f"test accuracy {accuracy.text('{:.2%}')} after {figures.spread_text([r.steps for r in ok], '{:,.0f}')} "
+        f"steps (test loss {loss.text('{:.3f}')}); the batch variance of layer {layer}'s pre-activations went "
+        f"from {first:.3g} to {last:.3g} ({over})"
     )
     return Finding(
         "; ".join([text, *notes]) + ".",
-        {"accuracy": accuracy.mean, "loss": loss.mean, "var_first": first.mean, "var_last": last.mean, "n": len(ok)},
+        {"accuracy": accuracy.mean, "loss": loss.mean, "var_first": first, "var_last": last, "n": len(ok)},
     )
 
 
@@ -235,7 +233,7 @@ def ics_net_finding(per_seed: PerSeed, name: str, layer: int) -> Finding:
     change = width_change(first.mean, last.mean)
     over = f" (means over {len(ok)} seeds)" if len(ok) > 1 else ""
     text = (
-        f"the median of unit {unit} moved by {median.text('{:+.2f}')} band widths (its first 15–85th band width)"
+        f"the median of unit {unit} moved by {median.text('{:.2f}')} band widths (its first 15–85th band width)"
         f"; the band {change}{over}. Across all units, the batch mean moved by {drift.text('{:.3f}')} "
         f"of the layer's first standard deviation on average."
     )
@@ -265,24 +263,23 @@ def bn_before_after(per_seed: PerSeed, layer: int) -> Finding:
     before = [figures.layer_table(r, layer, "bn_in_") for r in ok]
     after = [figures.layer_table(r, layer) for r in ok]
 
-    def first_last(tables, column):
-        return Spread.of([t[column].iloc[0] for t in tables]), Spread.of([t[column].iloc[-1] for t in tables])
+    def first_last(tables, column) -> tuple[float, float]:
+        return float(np.mean([t[column].iloc[0] for t in tables])), float(np.mean([t[column].iloc[-1] for t in tables]))
 
     (v0, v1), (m0, m1) = first_last(before, "var"), first_last(before, "mean")
     (w0, w1), (n0, n1) = first_last(after, "var"), first_last(after, "mean")
     moved_in = Spread.of([figures.percentile_moves(r, layer, "bn_in_")["median_moved_widths"] for r in ok])
     moved_out = Spread.of([figures.percentile_moves(r, layer)["median_moved_widths"] for r in ok])
-    over = f" ({seeds_phrase(len(ok))})" if len(ok) > 1 else ""
+    over = f" (means over {len(ok)} seeds)" if len(ok) > 1 else ""
     text = (
         f"In the BN net{over}, BN's input — the Linear layer's output — still changes as the weights learn: "
-        f"averaged over layer {layer}'s units, its batch variance went from {v0.text('{:.3g}')} to "
-        f"{v1.text('{:.3g}')} and its batch mean from {m0.text('{:.3f}')} to {m1.text('{:.3f}')}. BN's output, "
-        f"the input of the nonlinearity, is what is normalised: variance {w0.text('{:.3g}')} → "
-        f"{w1.text('{:.3g}')}, mean {n0.text('{:.3f}')} → {n1.text('{:.3f}')} (only γ and β, learned slowly, "
-        f"move it). Unit {ok[0].config.tracked_unit}'s median moved by {moved_in.text('{:+.2f}')} band widths "
-        f"before BN and {moved_out.text('{:+.2f}')} after it (each in its own first 15–85th band width)."
+        f"averaged over layer {layer}'s units, its batch variance went from {v0:.3g} to {v1:.3g} and its batch "
+        f"mean from {m0:.3f} to {m1:.3f}. BN's output, the input of the nonlinearity, is what is normalised: "
+        f"variance {w0:.3g} → {w1:.3g}, mean {n0:.3f} → {n1:.3f} (only γ and β, learned slowly, move it). "
+        f"Unit {ok[0].config.tracked_unit}'s median moved by {moved_in.text('{:.2f}')} band widths before BN and "
+        f"{moved_out.text('{:.2f}')} after it (each in its own first 15–85th band width)."
     )
-    numbers = {"in_var_first": v0.mean, "in_var_last": v1.mean, "out_var_first": w0.mean, "out_var_last": w1.mean}
+    numbers = {"in_var_first": v0, "in_var_last": v1, "out_var_first": w0, "out_var_last": w1}
     return Finding(text, numbers | {"moved_in_widths": moved_in.mean, "moved_out_widths": moved_out.mean})
 
 

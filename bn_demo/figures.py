@@ -702,6 +702,12 @@ def gap_panel(results, quantity: str) -> go.Figure:
 # ---- summary --------------------------------------------------------------------------------------------------
 
 
+def spread_text(values: Sequence[float], fmt: str) -> str:
+    """Mean ± sd over seeds, or the value alone when every seed has the same one (steps trained)."""
+    spread = Spread.of(values)
+    return fmt.format(spread.mean) if spread.n and spread.lo == spread.hi else spread.text(fmt)
+
+
 def status_text(runs: list[RunResult]) -> str:
     """ "finished", "stopped", "diverged at step 3", or per seed "diverged in 1 of 3 seeds"."""
     diverged = [r for r in runs if r.diverged]
@@ -734,7 +740,7 @@ def summary_table(results, reference: str = "plain") -> pd.DataFrame:
         runs = runs_of(per_seed, name)
         row = {
             "run": label(name),
-            "steps trained": Spread.of([r.steps for r in runs]).text("{:,.0f}"),
+            "steps trained": spread_text([r.steps for r in runs], "{:,.0f}"),
             "test accuracy": Spread.of([r.test_accuracy for r in runs]).text("{:.2%}"),
             "test loss": Spread.of([r.test_loss for r in runs]).text("{:.4f}"),
             "final training loss": Spread.of([r.train_loss for r in runs]).text("{:.4f}"),
