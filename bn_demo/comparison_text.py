@@ -117,8 +117,9 @@ def net_finding(per_seed: PerSeed, name: str) -> Finding:
 
 def cost_of_bn(per_seed: PerSeed) -> Finding:
     """What BN costs per training step, from the seeds where both nets trained at least MIN_TIMED_STEPS
-    steps without diverging (a diverged run's few steps give no rate); "slower" only beyond the timings'
-    spread across seeds (or the typical spread, for one seed)."""
+    steps without diverging (a diverged run's few steps give no rate). BN's time over no BN's is compared
+    within each seed (both share the server's load of that moment); "slower" only when that ratio exceeds
+    1 by more than its spread across seeds (at least TIME_RATIO_NOISE) in every seed."""
     pairs = [
         (runs["bn"], runs["plain"])
         for runs in per_seed
@@ -128,20 +129,30 @@ def cost_of_bn(per_seed: PerSeed) -> Finding:
     if not pairs:
         return SILENT
     bn, plain = [1000 * p[0].seconds_per_step for p in pairs], [1000 * p[1].seconds_per_step for p in pairs]
-    gap = paired_gap(bn, plain, one_seed_noise=TIME_RATIO_NOISE * float(np.mean(plain)))
-    ratio = Spread.of([x / y for x, y in zip(bn, plain, strict=True)])
-    numbers = {"bn_ms": gap.a.mean, "plain_ms": gap.b.mean, "ratio": ratio.mean, "noise_ms": gap.noise, "n": gap.n}
+    ratios = [x / y for x, y in zip(bn, plain, strict=True)]
+    ratio = Spread.of(ratios)
+    noise = max(ratio.sd, TIME_RATIO_NOISE)
+    numbers = {"bn_ms": float(np.mean(bn)), "plain_ms": float(np.mean(plain)), "ratio": ratio.mean, "noise": noise}
     measured = (
-        f"a training step took {gap.a.text('{:.2f}')} ms with BN and {gap.b.text('{:.2f}')} ms without "
-        f"({seeds_phrase(gap.n)}), measured on this server while other users' jobs shared its cores"
+        f"a training step took {Spread.of(bn).text('{:.2f}')} ms with BN and {Spread.of(plain).text('{:.2f}')} ms "
+        f"without ({seeds_phrase(len(pairs))}), measured on this server while other users' jobs shared its cores"
     )
-    if gap.outcome == "higher":
-        verdict = f"BN took {ratio.text('{:.2f}')}× the time of no BN: the note's “extra computation”, measured"
-    elif gap.outcome == "lower":
-        verdict = f"BN's steps were quicker here ({ratio.text('{:.2f}')}×): timings on a shared server vary"
+    times = f"{ratio.text('{:.2f}')}×"
+    if ratio.mean - 1 > noise and min(ratios) > 1:
+        verdict = f"BN took {times} the time of no BN: the note's “extra computation”, measured"
+    elif 1 - ratio.mean > noise and max(ratios) < 1:
+        verdict = f"BN's steps were quicker here ({times}): timings on a shared server vary"
     else:
-        verdict = f"BN's steps took about as long as no BN's ({ratio.text('{:.2f}')}×, within the timings' spread)"
-    return Finding(f"**Cost of BN:** {measured}. {verdict}.", numbers)
+        verdict = f"BN's steps took about as long as no BN's ({times}, within the timings' spread of ±{noise:.2f})"
+    return Finding(f"**Cost of BN:** {measured}. {verdict}.", numbers | {"n": len(pairs)})
+
+
+def signed_text(spread: Spread, decimals: int = 3) -> str:
+    """ "+0.270 ± 0.001": a signed mean with an unsigned sd (the value alone for one seed)."""
+    if spread.n == 0:
+        return "n/a"
+    mean = f"{spread.mean:+.{decimals}f}"
+    return mean if spread.n == 1 else f"{mean} ± {spread.sd:.{decimals}f}"
 
 
 NEXT_LEARNING_RATES = (1.0, 3.0, 10.0)
@@ -333,7 +344,7 @@ def fit_finding(per_seed: PerSeed, name: str) -> Finding:
     text = (
         f"{train_acc.text('{:.1%}')} on its {images:,} training images, {test_acc.text('{:.1%}')} on the 10,000 "
         f"test images: a gap of {gap.text('{:.2f}', 100)} points (test loss − training loss "
-        f"{loss_gap.text('{:+.3f}')})" + (f"; {diverged.removeprefix(label(name) + ' ')}" if diverged else "") + "."
+        f"{signed_text(loss_gap)})" + (f"; {diverged.removeprefix(label(name) + ' ')}" if diverged else "") + "."
     )
     return Finding(text, {"train_accuracy": train_acc.mean, "test_accuracy": test_acc.mean, "gap": gap.mean})
 

@@ -699,6 +699,22 @@ def gap_panel(results, quantity: str) -> go.Figure:
     return fig
 
 
+def curves_table(runs: Runs) -> pd.DataFrame:
+    """What the training-curve panels draw, as one table: per run and step, the training batch's loss and
+    accuracy and, at evaluations, the test loss and accuracy (empty elsewhere)."""
+    frames = []
+    for name, run in runs.items():
+        tests = test_evals(run)[["step", "loss", "accuracy"]].rename(
+            columns={"loss": "test_loss", "accuracy": "test_accuracy"}
+        )
+        merged = run.history.merge(tests, on="step", how="outer").sort_values("step", ignore_index=True)
+        frames.append(merged.assign(run=name))
+    if not frames:
+        return pd.DataFrame(columns=["run", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy"])
+    out = pd.concat(frames, ignore_index=True)
+    return out[["run", *[c for c in out.columns if c != "run"]]]
+
+
 # ---- summary --------------------------------------------------------------------------------------------------
 
 
