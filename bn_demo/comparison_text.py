@@ -68,8 +68,10 @@ def epoch_text(steps: int, batch_size: int, images: int = MNIST_TRAIN) -> str:
     per_epoch = images // batch_size
     dropped = images - per_epoch * batch_size
     tail = f"; the last {dropped} images of each shuffle are dropped" if dropped else ""
+    epochs = steps / per_epoch
     return (
-        f"{steps:,} steps of {batch_size} = {steps / per_epoch:.3g} epochs ({per_epoch:,} full batches per epoch{tail})"
+        f"{steps:,} steps of {batch_size} = {epochs:.3g} epoch{'' if epochs == 1 else 's'} ({per_epoch:,} full "
+        f"batches per epoch{tail})"
     )
 
 

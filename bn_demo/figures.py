@@ -624,9 +624,9 @@ def fit_table(run: RunResult) -> pd.DataFrame:
     """Per evaluation: loss and accuracy on the training subset and on held-out test images (eval mode),
     and the gaps (train accuracy − test accuracy; test loss − train loss: positive = overfitting)."""
     evals = run.evals
-    fit = evals[evals["mode"] == FIT_EVAL_MODE].set_index("step")[["loss", "accuracy"]]
-    test = test_evals(run).set_index("step")[["loss", "accuracy"]]
-    both = fit.join(test, lsuffix="_train", rsuffix="_test", how="inner").reset_index()
+    fit = evals[evals["mode"] == FIT_EVAL_MODE][["step", "loss", "accuracy"]]
+    test = test_evals(run)[["step", "loss", "accuracy"]]
+    both = fit.merge(test, on="step", suffixes=("_train", "_test"))
     return both.assign(
         accuracy_gap=both["accuracy_train"] - both["accuracy_test"], loss_gap=both["loss_test"] - both["loss_train"]
     )
