@@ -4,9 +4,9 @@ It imports no torch, so it paints within a second; the lessons load torch when t
 import streamlit as st
 
 from bn_demo import comparison_text, figures
-from lab_ui.comparison import show_panels
 from lab_ui.downloads import csv_download
 from lab_ui.examples import STORED_DEFAULT, StoredResultError, load_stored
+from lab_ui.layout import show_panels
 from lab_ui.nav import LESSONS, networks_caption, page_header
 
 MOMENTUM = 0.1  # PyTorch's default for BatchNorm1d's running averages

@@ -4,9 +4,8 @@ comparison ends with. Results are one comparison ({name: RunResult}) or one per 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from bn_demo import comparison_text, figures, tables
@@ -14,12 +13,12 @@ from bn_demo.config import MNIST_TRAIN
 from bn_demo.jobs import MAX_STEP_RUNS
 from bn_demo.presets import IOFFE_2015
 from bn_demo.results import RunResult
-from bn_demo.style import PNG_CONFIG, label
+from bn_demo.style import label
 from bn_demo.train import DIVERGED_LOSS
-from bn_demo.verdicts import Finding
 from lab_ui import live
 from lab_ui.downloads import csv_download
 from lab_ui.experiments import MAX_STEPS, JobSpec
+from lab_ui.layout import show_findings
 from lab_ui.params import LEARNING_RATES, Param
 
 __all__ = ["IOFFE_LR", "MAX_STEPS"]  # MAX_STEPS: pages 6 and 7 read it from here
@@ -49,15 +48,6 @@ def train_controls(page: str, spec: JobSpec) -> None:
     shown = live.current_key(page)
     if shown is not None and shown != spec.key:
         st.info("The charts show your previous run; the settings have changed since. Press **▶ Train** to run them.")
-
-
-def show_panels(panels: Sequence[go.Figure]) -> None:
-    """Figures side by side in columns, which Streamlit stacks on a narrow (phone) screen."""
-    if not panels:
-        return
-    for column, fig in zip(st.columns(len(panels)), panels, strict=True):
-        with column:
-            st.plotly_chart(fig, width="stretch", config=PNG_CONFIG)
 
 
 def smoothing_control(page: str) -> float:
@@ -97,18 +87,6 @@ def run_bullets(runs: dict[str, RunResult], describe: Callable[[RunResult], str]
             text = describe(run)
         lines.append(f"- **{label(name)}**: {text}")
     return "\n".join(lines)
-
-
-def finding_bullets(findings: dict[str, Finding]) -> str:
-    """ "- **BN**: …" for each net's non-empty finding."""
-    return "\n".join(f"- **{label(name)}**: {f.text}" for name, f in findings.items() if f)
-
-
-def show_findings(*findings: Finding) -> None:
-    """Each non-empty finding as its own paragraph."""
-    for finding in findings:
-        if finding:
-            st.markdown(finding.text)
 
 
 def summary(results, reference: str = "plain") -> None:

@@ -21,9 +21,11 @@ class StoredResultError(ValueError):
     """The stored comparison exists but cannot be read; the message says which file and why, in one line."""
 
 
-def load_stored(folder: Path = STORED_DEFAULT) -> dict[str, RunResult]:
-    """BN first, then no BN; empty when the folder is missing (the home page then just says so).
-    StoredResultError when a file in it is corrupt, truncated or lacks what the home page draws."""
+def load_stored(folder: Path | None = None) -> dict[str, RunResult]:
+    """BN first, then no BN, from `folder` (STORED_DEFAULT); empty when the folder is missing (the home page
+    then just says so). StoredResultError when a file in it is corrupt, truncated or lacks what the home
+    page draws."""
+    folder = folder or STORED_DEFAULT
     if not folder.is_dir():
         return {}
     try:

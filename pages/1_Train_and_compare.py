@@ -4,7 +4,7 @@ import streamlit as st
 
 from bn_demo import comparison_text, figures
 from bn_demo.jobs import JobStatus
-from lab_ui import comparison, experiments, live
+from lab_ui import comparison, experiments, layout, live
 from lab_ui.nav import page_header
 from lab_ui.params import settings_panel, trainable
 
@@ -36,13 +36,13 @@ def draw(results, status: JobStatus) -> None:
         comparison.summary(per_seed)
         names = figures.nets(per_seed)
         bullets = {name: comparison_text.net_finding(per_seed, name) for name in names}
-        st.markdown("**In this run:**\n" + comparison.finding_bullets(bullets))
-        comparison.show_findings(comparison_text.accuracy_verdict(per_seed))
+        st.markdown("**In this run:**\n" + layout.finding_bullets(bullets))
+        layout.show_findings(comparison_text.accuracy_verdict(per_seed))
     smoothing = comparison.smoothing_control(PAGE)
-    comparison.show_panels(
+    layout.show_panels(
         [figures.loss_panel(per_seed, smoothing=smoothing), figures.accuracy_panel(per_seed, smoothing=smoothing)]
     )
-    comparison.show_panels(figures.layer_panels(per_seed))
+    layout.show_panels(figures.layer_panels(per_seed))
     gaps = figures.running_gap_panels(per_seed)
     if gaps:
         st.markdown(
@@ -50,7 +50,7 @@ def draw(results, status: JobStatus) -> None:
             "inference it uses running averages of them (the variance made unbiased, ×m/(m−1)). How far a batch's "
             "statistics fall from those averages is the noise BN adds, and it grows as the batch shrinks:"
         )
-        comparison.show_panels(gaps)
+        layout.show_panels(gaps)
     if finished:
         config = next(iter(per_seed[0].values())).config
         st.markdown(
@@ -59,7 +59,7 @@ def draw(results, status: JobStatus) -> None:
             "regularises is tested on the **Regularisation** page: on all 60,000 images, neither net overfits here."
         )
         names = figures.nets(per_seed)
-        comparison.show_findings(comparison_text.try_next(config, seeds=len(per_seed), names=names))
+        layout.show_findings(comparison_text.try_next(config, seeds=len(per_seed), names=names))
         st.caption("All numbers on this page come from the run above, trained on this server.")
         comparison.downloads(per_seed, PAGE, ("history", "evals", "layers"))
 

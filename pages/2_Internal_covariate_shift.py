@@ -5,7 +5,7 @@ import streamlit as st
 
 from bn_demo import comparison_text, figures
 from bn_demo.jobs import JobStatus
-from lab_ui import comparison, experiments, live
+from lab_ui import comparison, experiments, layout, live
 from lab_ui.nav import page_header
 from lab_ui.params import settings_panel, trainable
 
@@ -50,26 +50,26 @@ def draw(results, status: JobStatus) -> None:
     finished = status.state in ("done", "stopped")
     if finished:
         bullets = {name: comparison_text.ics_net_finding(per_seed, name, layer) for name in figures.nets(per_seed)}
-        st.markdown(f"**In this run, layer {layer}:**\n" + comparison.finding_bullets(bullets))
-        comparison.show_findings(comparison_text.ics_verdict(per_seed, layer))
+        st.markdown(f"**In this run, layer {layer}:**\n" + layout.finding_bullets(bullets))
+        layout.show_findings(comparison_text.ics_verdict(per_seed, layer))
     st.markdown(f"**Layer {layer}, unit {unit}: input of the nonlinearity (15th, 50th, 85th percentile), seed {seed}**")
-    comparison.show_panels(figures.percentile_band_panels(runs, layer, unit))
+    layout.show_panels(figures.percentile_band_panels(runs, layer, unit))
     st.markdown(
         f"**Layer {layer}: histogram of all units' inputs at each evaluation, seed {seed}.** Each column is one "
         "evaluation's histogram, coloured relative to its own peak, on each net's own value range."
     )
-    comparison.show_panels(figures.snapshot_heatmaps(runs, layer))
-    comparison.show_panels(figures.unit_drift_panels(runs, layer))
+    layout.show_panels(figures.snapshot_heatmaps(runs, layer))
+    layout.show_panels(figures.unit_drift_panels(runs, layer))
     if "bn" in runs and not runs["bn"].layers.empty:
         st.subheader("Before and after BatchNorm")
-        comparison.show_findings(comparison_text.bn_before_after(per_seed, layer))
-        comparison.show_panels(figures.bn_input_output_panels("bn", runs["bn"], layer))
+        layout.show_findings(comparison_text.bn_before_after(per_seed, layer))
+        layout.show_panels(figures.bn_input_output_panels("bn", runs["bn"], layer))
     if finished:
         st.markdown(
             "**What to look for:** without BN the band and the histograms drift and widen as the layers below "
             "learn; with BN they stay centred with a steady width. Every number above comes from this run."
         )
-        comparison.show_findings(comparison_text.ics_try_next(first))
+        layout.show_findings(comparison_text.ics_try_next(first))
         comparison.downloads(per_seed, PAGE, ("layers", "snapshots", "units"))
 
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from bn_demo import comparison_text, figures
 from bn_demo.jobs import JobStatus
-from lab_ui import comparison, experiments, live
+from lab_ui import comparison, experiments, layout, live
 from lab_ui.nav import page_header
 from lab_ui.params import settings_panel, trainable
 
@@ -39,15 +39,15 @@ def draw(results, status: JobStatus) -> None:
         comparison.summary(per_seed)
         bullets = {name: comparison_text.fit_finding(per_seed, name) for name in figures.nets(per_seed)}
         st.markdown("**In this run** (final evaluation; test accuracy on all 10,000 test images):\n")
-        st.markdown(comparison.finding_bullets(bullets))
-        comparison.show_findings(
+        st.markdown(layout.finding_bullets(bullets))
+        layout.show_findings(
             comparison_text.gap_verdict(per_seed, "bn", "accuracy_gap"),
             comparison_text.gap_verdict(per_seed, "bn", "loss_gap"),
             comparison_text.gap_verdict(per_seed, "dropout", "accuracy_gap"),
             comparison_text.regularisation_conclusion(per_seed),
         )
-    comparison.show_panels([figures.fit_panel(per_seed, "accuracy"), figures.gap_panel(per_seed, "accuracy")])
-    comparison.show_panels([figures.fit_panel(per_seed, "loss"), figures.gap_panel(per_seed, "loss")])
+    layout.show_panels([figures.fit_panel(per_seed, "accuracy"), figures.gap_panel(per_seed, "accuracy")])
+    layout.show_panels([figures.fit_panel(per_seed, "loss"), figures.gap_panel(per_seed, "loss")])
     if finished:
         config = next(iter(per_seed[0].values())).config
         st.markdown(
@@ -58,7 +58,7 @@ def draw(results, status: JobStatus) -> None:
             "**What to look for:** the train curves reach 100% while the test curves level off; the gap is what "
             "the net learned about its own images that does not carry over."
         )
-        comparison.show_findings(comparison_text.regularisation_try_next(config))
+        layout.show_findings(comparison_text.regularisation_try_next(config))
         comparison.downloads(per_seed, PAGE, ("history", "evals"))
 
 
