@@ -4,6 +4,7 @@ It imports no torch, so it paints within a second; the lessons load torch when t
 import streamlit as st
 
 from bn_demo import comparison_text, figures
+from bn_demo.style import SMOOTHING
 from lab_ui.downloads import csv_download
 from lab_ui.examples import STORED_DEFAULT, StoredResultError, load_stored
 from lab_ui.layout import show_panels
@@ -59,10 +60,8 @@ with left:
         f"(PyTorch updates them with momentum {MOMENTUM} at every training step), and the variance it averages "
         "is the unbiased one, the batch variance times **m/(m−1)**:"
     )
-    st.latex(
-        rf"\hat\mu \leftarrow {1 - MOMENTUM:g}\,\hat\mu + {MOMENTUM:g}\,\mu_B,\qquad "
-        rf"\hat\sigma^2 \leftarrow {1 - MOMENTUM:g}\,\hat\sigma^2 + {MOMENTUM:g}\,\frac{{m}}{{m-1}}\,\sigma_B^2"
-    )
+    st.latex(rf"\hat\mu \leftarrow {1 - MOMENTUM:g}\,\hat\mu + {MOMENTUM:g}\,\mu_B")
+    st.latex(rf"\hat\sigma^2 \leftarrow {1 - MOMENTUM:g}\,\hat\sigma^2 + {MOMENTUM:g}\,\frac{{m}}{{m-1}}\,\sigma_B^2")
     st.latex(r"y = \gamma\,\frac{x - \hat\mu}{\sqrt{\hat\sigma^2 + \epsilon}} + \beta")
     st.caption(
         "Ioffe & Szegedy's Algorithm 2 uses the same unbiased estimate, Var[x] = m/(m−1)·E[σ²_B], averaged over "
@@ -85,7 +84,11 @@ else:
         st.info(f"No stored comparison at {STORED_DEFAULT}: regenerate it with `python -m lab_ui.examples`.")
 if runs:
     st.markdown(comparison_text.stored_summary(runs).text + " Train your own in **Train & compare**.")
-    show_panels([figures.loss_panel(runs, title="Stored comparison: loss"), figures.accuracy_panel(runs)])
+    show_panels([figures.loss_panel(runs, smoothing=SMOOTHING), figures.accuracy_panel(runs, smoothing=SMOOTHING)])
+    st.caption(
+        f"Thin lines: each training batch, smoothed as TensorBoard does (moving average, weight {SMOOTHING}), "
+        "the raw values faint behind; bold lines with dots: the test images at each evaluation."
+    )
     csv_download(figures.curves_table(runs), "stored_comparison_curves.csv")
 
 st.subheader("Where to go next")

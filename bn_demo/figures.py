@@ -292,15 +292,16 @@ def _layer_traces(per_seed: PerSeed, prefix: str, column) -> tuple[list[go.Scatt
     return traces, values
 
 
-def layer_panels(results, *, prefix: str = "", what: str = "Input of the nonlinearity") -> tuple[go.Figure, go.Figure]:
-    """Per hidden layer, the batch mean and the batch variance (each averaged over units) of `what`, against
-    step. BN holds its output's near β and γ² (≈ 0 and 1 at the start); without BN they wander."""
+def layer_panels(results, *, prefix: str = "") -> tuple[go.Figure, go.Figure]:
+    """Per hidden layer, the batch mean and the batch variance (each averaged over units) of the
+    nonlinearity's input (or, with `prefix="bn_in_"`, of BN's input), against step. BN holds its output's
+    near β and γ² (≈ 0 and 1 at the start); without BN they wander."""
     per_seed = seed_runs(results)
-    mean_fig = _panel(f"{what}: batch mean (average over units)", "mean (pre-activation units)", per_seed)
+    mean_fig = _panel("Batch mean (average over units)", "mean (pre-activation units)", per_seed)
     traces, values = _layer_traces(per_seed, prefix, lambda f: f["mean"])
     mean_fig.add_traces(traces)
     mean_fig.update_yaxes(range=linear_range(values, min_span=MEAN_MIN_SPAN))
-    var_fig = _panel(f"{what}: batch variance (average over units)", "variance (log scale)", per_seed)
+    var_fig = _panel("Batch variance (average over units)", "variance (log scale)", per_seed)
     traces, values = _layer_traces(per_seed, prefix, lambda f: f["var"])
     var_fig.add_traces(traces)
     var_fig.update_yaxes(log_axis(values))
@@ -324,12 +325,12 @@ def _running_gap(per_seed: PerSeed, name: str, gap: str, scale) -> dict[int, lis
 
 RUNNING_GAPS = {  # recorded gap -> (panel title, y title, its scale from the running variance)
     "running_mean_gap": (
-        "BN's input: |batch mean − running mean| / running std",
+        "Mean: |batch − running| / running std",
         "gap (running standard deviations)",
         np.sqrt,
     ),
     "running_var_gap": (
-        "BN's input: |batch variance − running variance| / running variance",
+        "Variance: |batch − running| / running var",
         "gap (share of the running variance)",
         lambda v: v,
     ),
@@ -446,10 +447,10 @@ def bn_input_output_panels(run_name: str, run: RunResult, layer: int) -> list[go
     unit, steps = run.config.tracked_unit, run.config.steps
     return [
         _percentile_panel(
-            f"BN's input (Linear output), unit {unit}", "bn_input", layer_table(run, layer, "bn_in_"), "value", steps
+            f"Before BN (Linear output), unit {unit}", "bn_input", layer_table(run, layer, "bn_in_"), "value", steps
         ),  # grey: neither BN nor no BN
         _percentile_panel(
-            f"BN's output (input of the nonlinearity), unit {unit}", run_name, layer_table(run, layer), "value", steps
+            f"After BN, unit {unit}", run_name, layer_table(run, layer), "value", steps
         ),
     ]
 
@@ -583,8 +584,8 @@ def unit_drift_panels(runs: Runs, layer: int, shown_units: int = 5) -> tuple[go.
     bins = {"start": low, "end": low + DRIFT_BINS * size, "size": size}  # one set for all runs
     hist = titled(
         go.Figure(),
-        f"Layer {layer}: change of each unit's mean, first to last record",
-        "change of the unit's batch mean (first standard deviations)",
+        f"Layer {layer}: change of each unit's mean",
+        "first to last record (in first standard deviations)",
         "number of units",
         PANEL_HEIGHT,
     )
@@ -642,7 +643,7 @@ def fit_panel(results, quantity: str) -> go.Figure:
     """Per net, `quantity` on the training subset (dashed) and on test images (solid), mean and band over seeds."""
     per_seed = seed_runs(results)
     y_title, fmt, log = FIT_QUANTITIES[quantity]
-    fig = _panel(f"{quantity.capitalize()} on the training images (dashed) and on test images", y_title, per_seed)
+    fig = _panel(f"{quantity.capitalize()}: training images (dashed), test", y_title, per_seed)
     values = []
     for name in nets(per_seed):
         tables = [fit_table(r) for r in runs_of(per_seed, name)]
@@ -668,7 +669,7 @@ def fit_panel(results, quantity: str) -> go.Figure:
 
 
 GAPS = {  # quantity -> (fit_table column, title, y title, hover format, tick format, smallest span)
-    "accuracy": ("accuracy_gap", "Train − test accuracy", "gap (percentage points)", ".2%", ".1%", 0.02),
+    "accuracy": ("accuracy_gap", "Train − test accuracy", "gap (accuracy, % points)", ".2%", ".0%", 0.02),
     "loss": ("loss_gap", "Test − train loss", "gap (nats per example)", ".3f", None, 0.05),
 }
 
@@ -677,7 +678,7 @@ def gap_panel(results, quantity: str) -> go.Figure:
     """The train–test gap over training, per net, mean and band over seeds: overfitting makes it grow."""
     per_seed = seed_runs(results)
     column, title, y_title, fmt, tickformat, span = GAPS[quantity]
-    fig = _panel(f"{title} (the generalisation gap)", y_title, per_seed)
+    fig = _panel(title, y_title, per_seed)
     values = []
     for name in nets(per_seed):
         tables = [fit_table(r) for r in runs_of(per_seed, name)]

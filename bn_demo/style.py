@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-LABELS = {"bn": "BN", "plain": "no BN", "noisy_bn": "noisy BN", "dropout": "no BN + dropout"}
+LABELS = {"bn": "BN", "plain": "no BN", "noisy_bn": "noisy BN", "dropout": "no BN + dropout", "bn_input": "BN's input"}
 COLORS = {"bn": "#1f77b4", "plain": "#d62728", "noisy_bn": "#9467bd", "dropout": "#2ca02c"}
 DIVERGED_SYMBOL = "x"  # marker drawn where a run blew up
 BAND_OPACITY = 0.25  # of shaded percentile and min-max bands
 STEP_AXIS = "training step (SGD updates)"
+SMOOTHING = 0.6  # TensorBoard's default weight for smoothing training-batch curves
 PNG_CONFIG = {"toImageButtonOptions": {"format": "png", "scale": 2}, "displaylogo": False}
 
 

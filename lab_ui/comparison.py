@@ -13,7 +13,7 @@ from bn_demo.config import MNIST_TRAIN
 from bn_demo.jobs import MAX_STEP_RUNS
 from bn_demo.presets import IOFFE_2015
 from bn_demo.results import RunResult
-from bn_demo.style import label
+from bn_demo.style import SMOOTHING, label
 from bn_demo.train import DIVERGED_LOSS
 from lab_ui import live
 from lab_ui.downloads import csv_download
@@ -25,7 +25,6 @@ __all__ = ["IOFFE_LR", "MAX_STEPS"]  # MAX_STEPS: pages 6 and 7 read it from her
 IOFFE_LR = Param(  # the learning rates offered, and the preset's (which is not one of them)
     "lr", "Learning rate (log scale)", IOFFE_2015.lr, options=tuple(sorted({*LEARNING_RATES, IOFFE_2015.lr}))
 )
-SMOOTHING = 0.6  # TensorBoard's default weight for the training-batch curves
 
 
 def train_controls(page: str, spec: JobSpec) -> None:

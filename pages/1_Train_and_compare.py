@@ -42,13 +42,15 @@ def draw(results, status: JobStatus) -> None:
     layout.show_panels(
         [figures.loss_panel(per_seed, smoothing=smoothing), figures.accuracy_panel(per_seed, smoothing=smoothing)]
     )
+    st.markdown("**Input of the nonlinearity, per hidden layer** (with BN, this is BN's output)")
     layout.show_panels(figures.layer_panels(per_seed))
     gaps = figures.running_gap_panels(per_seed)
     if gaps:
         st.markdown(
-            "**BN's input, batch by batch.** In training, BN normalises with each batch's own mean and variance; at "
-            "inference it uses running averages of them (the variance made unbiased, ×m/(m−1)). How far a batch's "
-            "statistics fall from those averages is the noise BN adds, and it grows as the batch shrinks:"
+            "**BN's input, batch by batch.** In training, BN normalises with each batch's own mean and variance; "
+            "at inference it uses running averages of them (the variance made unbiased, ×m/(m−1)). How far a "
+            "batch's statistics fall from those averages (averaged over units, relative to the running average) "
+            "is the noise BN adds, and it grows as the batch shrinks:"
         )
         layout.show_panels(gaps)
     if finished:

@@ -138,7 +138,7 @@ def test_percentile_panels_and_bn_input_output(runs):
     assert band["fill"] == "tonexty"
     np.testing.assert_allclose(arr(band["y"]), quantity(runs["bn"], 2, "p15"), rtol=1e-6)
     before, after = (f.to_plotly_json() for f in figures.bn_input_output_panels("bn", runs["bn"], 2))
-    np.testing.assert_allclose(arr(trace(before, "bn_input: median")["y"]), quantity(runs["bn"], 2, "bn_in_p50"))
+    np.testing.assert_allclose(arr(trace(before, "BN's input: median")["y"]), quantity(runs["bn"], 2, "bn_in_p50"))
     np.testing.assert_allclose(arr(trace(after, "BN: median")["y"]), quantity(runs["bn"], 2, "p50"))
     moves = figures.percentile_moves(runs["plain"], 2)
     p50 = quantity(runs["plain"], 2, "p50")

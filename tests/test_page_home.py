@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bn_demo.results import load_runs
+from bn_demo.style import SMOOTHING, ema
 from lab_ui import examples
 from lab_ui.nav import LESSONS
 from tests.test_page_train import ROOT, arr, trace
@@ -40,7 +41,9 @@ def test_home_explains_bn_and_draws_the_stored_comparison():
     stored = load_runs(examples.STORED_DEFAULT)
     loss = next(json.loads(c.proto.spec) for c in at.get("plotly_chart"))
     for name, lab in (("bn", "BN"), ("plain", "no BN")):
-        np.testing.assert_allclose(arr(trace(loss, f"{lab} · training batch")["y"]), stored[name].history["train_loss"])
+        history = stored[name].history["train_loss"]
+        np.testing.assert_allclose(arr(trace(loss, f"{lab} · training batch (raw)")["y"]), history)
+        np.testing.assert_allclose(arr(trace(loss, f"{lab} · training batch")["y"]), ema(history, SMOOTHING), rtol=1e-6)
         assert f"{stored[name].test_accuracy:.1%} test accuracy" in text
     assert len(at.get("plotly_chart")) == 2  # loss and accuracy, side by side (stacked on a phone)
     links = [link.proto.page for link in at.main.get("page_link")]

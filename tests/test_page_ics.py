@@ -38,8 +38,8 @@ def test_ics_page_draws_one_seed_and_quotes_every_seed():
     assert "widened" not in text or "narrowed" not in text  # one word per band, from its sign
     heat = [c for c in charts(at) if c["data"] and c["data"][0]["type"] == "heatmap"]
     assert len(heat) == 2 and all(c["data"][0]["zmax"] == 1 for c in heat)
-    before = titled(at, "BN's input (Linear output)")[0]
-    np.testing.assert_allclose(arr(trace(before, "bn_input: median")["y"]), quantity(runs["bn"], 2, "bn_in_p50"))
+    before = titled(at, "Before BN (Linear output)")[0]
+    np.testing.assert_allclose(arr(trace(before, "BN's input: median")["y"]), quantity(runs["bn"], 2, "bn_in_p50"))
     assert len(at.get("download_button")) == 3
 
     at.button_group(key="ics:layer").set_value(1).run()

@@ -129,10 +129,10 @@ def test_only_bn_trains_one_net_and_says_nothing_of_pairing():
     at = open_page(PAGE_FILE, **TINY, bn="on", layers=2, seeds=1)
     results = train(at, "train").result
     assert list(results.per_seed[0]) == ["bn"] and results.per_seed[0]["bn"].config.hidden == (256, 256)
-    assert "BN · layer 2" in [t.get("name") for t in chart(at, "Input of the nonlinearity: batch variance")["data"]]
+    assert "BN · layer 2" in [t.get("name") for t in chart(at, "Batch variance")["data"]]
     assert "paired" not in " ".join(c.value for c in at.caption).lower()
     assert "train both nets" in text_of(at) and "run 3 seeds" in text_of(at)
-    assert chart(at, "BN's input: |batch variance")  # BN's input statistics and their gap to the running ones
+    assert chart(at, "Variance: |batch − running|")  # BN's input statistics and their gap to the running ones
 
 
 @pytest.mark.parametrize(("lr", "batch_size"), [(30.0, 128), (30.0, 2)])
