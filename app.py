@@ -92,5 +92,6 @@ if runs:
     csv_download(figures.curves_table(runs), "stored_comparison_curves.csv")
 
 st.subheader("Where to go next")
-for lesson in LESSONS:
-    st.page_link(lesson.path, label=f"**{lesson.title}** — {lesson.blurb}", icon=lesson.icon)
+for lesson in LESSONS:  # the blurb in a caption, which wraps on a phone (a link's label does not)
+    st.page_link(lesson.path, label=f"**{lesson.title}**", icon=lesson.icon)
+    st.caption(lesson.blurb)
