@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from bn_demo.config import ACTIVATIONS, INITS, TrainConfig
+from bn_demo.config import ACTIVATIONS, INITS, MNIST_TRAIN, TrainConfig
 from bn_demo.seeds import SeededRun, seed_list
 from lab_ui.params import BATCH_SIZES, LEARNING_RATES, Param, seeds_param
 
@@ -86,7 +86,8 @@ def comparison_params(layers: int = 1, seeds: int = 3) -> list[Param]:
             500,
             low=10,
             high=MAX_STEPS,
-            help="SGD updates, one batch each; an epoch is 60,000 // batch size full batches (468 at 128)",
+            help=f"SGD updates, one batch each; an epoch is {MNIST_TRAIN:,} // batch size full batches "
+            f"({MNIST_TRAIN // 128} at 128: the last partial batch is dropped)",
         ),
         Param("layers", f"Hidden layers of {WIDTH} units", layers, options=(1, 2, 3, 4)),
         Param("activation", "Hidden activation", "relu", options=ACTIVATIONS),
