@@ -449,9 +449,7 @@ def bn_input_output_panels(run_name: str, run: RunResult, layer: int) -> list[go
         _percentile_panel(
             f"Before BN (Linear output), unit {unit}", "bn_input", layer_table(run, layer, "bn_in_"), "value", steps
         ),  # grey: neither BN nor no BN
-        _percentile_panel(
-            f"After BN, unit {unit}", run_name, layer_table(run, layer), "value", steps
-        ),
+        _percentile_panel(f"After BN, unit {unit}", run_name, layer_table(run, layer), "value", steps),
     ]
 
 
