@@ -78,10 +78,10 @@ def diverged_label(per_seed: PerSeed, name: str) -> str | None:
         return None
     if len(runs) == 1:
         return f"{label(name)} diverged at step {steps[0]}"
-    where = ", ".join(str(s) for s in steps)
-    return (
-        f"{label(name)} diverged in {len(steps)} of {len(runs)} seeds (at step{'s' if len(steps) > 1 else ''} {where})"
-    )
+    distinct = sorted(set(steps))
+    where = ", ".join(str(s) for s in distinct)
+    plural = "s" if len(distinct) > 1 else ""
+    return f"{label(name)} diverged in {len(steps)} of {len(runs)} seeds (at step{plural} {where})"
 
 
 def layer_table(run: RunResult, layer: int, prefix: str = "") -> pd.DataFrame:

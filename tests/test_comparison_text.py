@@ -128,6 +128,8 @@ def test_net_finding_quotes_its_numbers_and_says_when_it_diverged():
     assert "went from 1 to 1.3 (mean over 2 seeds)" in finding.text
     diverged = seeds(({}, {"diverged_at": 3}))
     assert ct.net_finding(diverged, "plain").text == "diverged at step 3."
+    same = seeds(({}, {"diverged_at": 3}), ({}, {"diverged_at": 3}), ({}, {"diverged_at": 5}))
+    assert "diverged in 3 of 3 seeds (at steps 3, 5)" in ct.net_finding(same, "plain").text
     partly = seeds(({}, {"diverged_at": 3}), ({}, {}))
     assert "diverged in 1 of 2 seeds (at step 3)" in ct.net_finding(partly, "plain").text
     nothing = seeds(({"steps": 1}, {}))
