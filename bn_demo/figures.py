@@ -631,6 +631,21 @@ def fit_table(run: RunResult) -> pd.DataFrame:
     )
 
 
+def _evaluation_band(tables: list[pd.DataFrame], column: str, name: str, lab: str, fmt: str, dash: str = "solid"):
+    """One value per evaluation (fit_table's `column`), mean over seeds with markers and the min–max band."""
+    return _band_traces(
+        tables,
+        "step",
+        column,
+        name,
+        trace_name=lab,
+        mode="lines+markers",
+        marker={"size": 4},
+        line={"color": color(name), "dash": dash},
+        hovertemplate=f"{lab}: %{{y:{fmt}}}<extra></extra>",
+    )
+
+
 FIT_QUANTITIES = {  # quantity -> (y title, hover format, log axis)
     "accuracy": ("accuracy (% correct)", ".1%", False),
     "loss": ("loss (nats per example, log scale)", ".3f", True),
@@ -647,19 +662,7 @@ def fit_panel(results, quantity: str) -> go.Figure:
         tables = [fit_table(r) for r in runs_of(per_seed, name)]
         for split, dash in (("train", "dash"), ("test", "solid")):
             column, lab = f"{quantity}_{split}", f"{label(name)} · {split}"
-            fig.add_traces(
-                _band_traces(
-                    tables,
-                    "step",
-                    column,
-                    name,
-                    trace_name=lab,
-                    mode="lines+markers",
-                    marker={"size": 4},
-                    line={"color": color(name), "dash": dash},
-                    hovertemplate=f"{lab}: %{{y:{fmt}}}<extra></extra>",
-                )
-            )
+            fig.add_traces(_evaluation_band(tables, column, name, lab, fmt, dash=dash))
             values += [v for t in tables for v in t[column]]
     fig.update_yaxes(log_axis(values) if log else {"tickformat": ".0%", "range": linear_range(values, min_span=0.05)})
     _mark_diverged(fig, per_seed)
@@ -680,18 +683,7 @@ def gap_panel(results, quantity: str) -> go.Figure:
     values = []
     for name in nets(per_seed):
         tables = [fit_table(r) for r in runs_of(per_seed, name)]
-        fig.add_traces(
-            _band_traces(
-                tables,
-                "step",
-                column,
-                name,
-                trace_name=label(name),
-                mode="lines+markers",
-                marker={"size": 4},
-                hovertemplate=f"{label(name)}: %{{y:{fmt}}}<extra></extra>",
-            )
-        )
+        fig.add_traces(_evaluation_band(tables, column, name, label(name), fmt))
         values += [v for t in tables for v in t[column]]
     fig.update_yaxes(range=linear_range([0.0, *values], min_span=span), tickformat=tickformat)
     _mark_diverged(fig, per_seed)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from bn_demo import comparison_text, figures, tables
 from bn_demo.config import MNIST_TRAIN
-from bn_demo.jobs import MAX_STEP_RUNS
+from bn_demo.jobs import MAX_STEP_RUNS, JobStatus
 from bn_demo.presets import IOFFE_2015
 from bn_demo.results import RunResult
 from bn_demo.style import SMOOTHING, label
@@ -18,13 +18,30 @@ from bn_demo.train import DIVERGED_LOSS
 from lab_ui import live
 from lab_ui.downloads import csv_download
 from lab_ui.experiments import MAX_STEPS, JobSpec
-from lab_ui.layout import show_findings
-from lab_ui.params import LEARNING_RATES, Param
+from lab_ui.layout import finding_bullets, show_findings
+from lab_ui.params import LEARNING_RATES, Param, settings_panel, trainable
 
 __all__ = ["IOFFE_LR", "MAX_STEPS"]  # MAX_STEPS: pages 6 and 7 read it from here
 IOFFE_LR = Param(  # the learning rates offered, and the preset's (which is not one of them)
     "lr", "Learning rate (log scale)", IOFFE_2015.lr, options=tuple(sorted({*LEARNING_RATES, IOFFE_2015.lr}))
 )
+
+
+def lesson_controls(page: str, params: list[Param], build: Callable[[dict], JobSpec], waiting: str) -> None:
+    """A lesson's top: data loaded, settings in the sidebar (from the URL), the job they make, the Train
+    button, and what to do while nothing is shown yet."""
+    live.require_data()
+    spec = trainable(build, settings_panel(page, params))
+    train_controls(page, spec)
+    if live.current(page) is None:
+        st.info(waiting)
+
+
+def opened(results, status: JobStatus) -> tuple[list[dict[str, RunResult]], bool]:
+    """The results per seed (with a warning per net that diverged) and whether training has ended."""
+    per_seed = figures.seed_runs(results)
+    diverged_text(per_seed)
+    return per_seed, status.state in ("done", "stopped")
 
 
 def train_controls(page: str, spec: JobSpec) -> None:
@@ -94,6 +111,13 @@ def summary(results, reference: str = "plain") -> None:
     per_seed = figures.seed_runs(results)
     st.dataframe(figures.summary_table(per_seed, reference), hide_index=True)
     show_findings(comparison_text.cost_of_bn(per_seed))
+
+
+def summary_with_findings(per_seed: list[dict[str, RunResult]], describe: Callable, heading: str) -> None:
+    """The summary, then one bullet per net in `describe(per_seed, name)`'s words under `heading`."""
+    summary(per_seed)
+    bullets = {name: describe(per_seed, name) for name in figures.nets(per_seed)}
+    st.markdown(f"{heading}\n" + finding_bullets(bullets))
 
 
 def downloads(results, page: str, tables_offered: tuple[str, ...]) -> None:

@@ -6,7 +6,6 @@ from bn_demo import comparison_text, figures
 from bn_demo.jobs import JobStatus
 from lab_ui import comparison, experiments, layout, live
 from lab_ui.nav import page_header
-from lab_ui.params import settings_panel, trainable
 
 PAGE = "train"
 
@@ -18,25 +17,20 @@ st.markdown(
     "over seeds shows how much of it is seed-to-seed noise. Change the settings in the sidebar, then press "
     "**▶ Train**."
 )
-live.require_data()
-settings = settings_panel(PAGE, experiments.train_params())
-spec = trainable(experiments.train_job, settings)
-comparison.train_controls(PAGE, spec)
-if live.current(PAGE) is None:
-    st.info("Press **▶ Train**: the loss, accuracy and layer statistics appear here live while it trains.")
+comparison.lesson_controls(
+    PAGE,
+    experiments.train_params(),
+    experiments.train_job,
+    "Press **▶ Train**: the loss, accuracy and layer statistics appear here live while it trains.",
+)
 
 
 def draw(results, status: JobStatus) -> None:
-    per_seed = figures.seed_runs(results)
+    per_seed, finished = comparison.opened(results, status)
     if not per_seed:
         return
-    finished = status.state in ("done", "stopped")
-    comparison.diverged_text(per_seed)
     if finished:
-        comparison.summary(per_seed)
-        names = figures.nets(per_seed)
-        bullets = {name: comparison_text.net_finding(per_seed, name) for name in names}
-        st.markdown("**In this run:**\n" + layout.finding_bullets(bullets))
+        comparison.summary_with_findings(per_seed, comparison_text.net_finding, "**In this run:**")
         layout.show_findings(comparison_text.accuracy_verdict(per_seed))
     smoothing = comparison.smoothing_control(PAGE)
     layout.show_panels(

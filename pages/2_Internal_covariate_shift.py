@@ -7,7 +7,6 @@ from bn_demo import comparison_text, figures
 from bn_demo.jobs import JobStatus
 from lab_ui import comparison, experiments, layout, live
 from lab_ui.nav import page_header
-from lab_ui.params import settings_panel, trainable
 
 PAGE = "ics"
 
@@ -19,12 +18,12 @@ st.markdown(
     "percentiles over the batch (as in Ioffe & Szegedy's Figure 1), histograms of all its units, and every "
     "unit's mean. The charts show one seed; the numbers are taken over all seeds."
 )
-live.require_data()
-settings = settings_panel(PAGE, experiments.ics_params())
-spec = trainable(experiments.ics_job, settings)
-comparison.train_controls(PAGE, spec)
-if live.current(PAGE) is None:
-    st.info("Press **▶ Train**: the layer's input distributions appear here live while it trains.")
+comparison.lesson_controls(
+    PAGE,
+    experiments.ics_params(),
+    experiments.ics_job,
+    "Press **▶ Train**: the layer's input distributions appear here live while it trains.",
+)
 
 
 def pick(label: str, options: list, default, key: str):
@@ -35,8 +34,7 @@ def pick(label: str, options: list, default, key: str):
 
 
 def draw(results, status: JobStatus) -> None:
-    per_seed = figures.seed_runs(results)
-    comparison.diverged_text(per_seed)
+    per_seed, finished = comparison.opened(results, status)
     recorded = [runs for runs in per_seed if any(not r.layers.empty for r in runs.values())]
     if not recorded:
         st.info("No step was recorded yet: every run stopped or diverged before its first step.")
@@ -47,7 +45,6 @@ def draw(results, status: JobStatus) -> None:
     seeds = [next(iter(runs.values())).config.seed for runs in recorded]
     seed = pick("Seed shown in the charts", seeds, seeds[0], "ics:shown_seed")
     runs = recorded[seeds.index(seed)] if seed in seeds else recorded[0]
-    finished = status.state in ("done", "stopped")
     if finished:
         bullets = {name: comparison_text.ics_net_finding(per_seed, name, layer) for name in figures.nets(per_seed)}
         st.markdown(f"**In this run, layer {layer}:**\n" + layout.finding_bullets(bullets))

@@ -7,7 +7,6 @@ from bn_demo import comparison_text, figures
 from bn_demo.jobs import JobStatus
 from lab_ui import comparison, experiments, layout, live
 from lab_ui.nav import page_header
-from lab_ui.params import settings_panel, trainable
 
 PAGE = "regularisation"
 
@@ -21,25 +20,21 @@ st.markdown(
     "same batches): **BN**, **no BN**, and **no BN with dropout** on the hidden layer, a regulariser whose effect "
     "is well known, as a yardstick. A smaller gap means less overfitting."
 )
-live.require_data()
-settings = settings_panel(PAGE, experiments.regularisation_params())
-spec = trainable(experiments.regularisation_job, settings)
-comparison.train_controls(PAGE, spec)
-if live.current(PAGE) is None:
-    st.info("Press **▶ Train**: the training and test curves and their gap appear here live while it trains.")
+comparison.lesson_controls(
+    PAGE,
+    experiments.regularisation_params(),
+    experiments.regularisation_job,
+    "Press **▶ Train**: the training and test curves and their gap appear here live while it trains.",
+)
 
 
 def draw(results, status: JobStatus) -> None:
-    per_seed = figures.seed_runs(results)
+    per_seed, finished = comparison.opened(results, status)
     if not per_seed:
         return
-    finished = status.state in ("done", "stopped")
-    comparison.diverged_text(per_seed)
     if finished:
-        comparison.summary(per_seed)
-        bullets = {name: comparison_text.fit_finding(per_seed, name) for name in figures.nets(per_seed)}
-        st.markdown("**In this run** (final evaluation; test accuracy on all 10,000 test images):\n")
-        st.markdown(layout.finding_bullets(bullets))
+        heading = "**In this run** (final evaluation; test accuracy on all 10,000 test images):"
+        comparison.summary_with_findings(per_seed, comparison_text.fit_finding, heading)
         layout.show_findings(
             comparison_text.gap_verdict(per_seed, "bn", "accuracy_gap"),
             comparison_text.gap_verdict(per_seed, "bn", "loss_gap"),
