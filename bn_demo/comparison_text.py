@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bn_demo import figures
+from bn_demo import distribution_figures, figures, fit_figures
 from bn_demo.config import MNIST_TRAIN, TrainConfig
 from bn_demo.figures import PerSeed, nets, runs_of
 from bn_demo.results import RunResult
@@ -227,7 +227,7 @@ def width_change(first: float, last: float) -> str:
 
 def mean_relative_drift(run: RunResult, layer: int) -> float:
     """The average over units of |change of the unit's batch mean|, in first standard deviations."""
-    drift = figures.relative_unit_drift(run, layer)
+    drift = distribution_figures.relative_unit_drift(run, layer)
     drift = drift[np.isfinite(drift)]
     return float(np.abs(drift).mean()) if drift.size else math.nan
 
@@ -317,7 +317,7 @@ def ics_try_next(config: TrainConfig) -> Finding:
 
 def final_fit(run: RunResult) -> dict[str, float]:
     """The last evaluation on the training subset, against the full test set's numbers."""
-    table = figures.fit_table(run)
+    table = fit_figures.fit_table(run)
     if table.empty or run.diverged:
         return dict.fromkeys(("train_accuracy", "train_loss", "accuracy_gap", "loss_gap"), math.nan)
     last = table.iloc[-1]

@@ -17,7 +17,6 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bn_demo.config import FIT_EVAL_MODE
 from bn_demo.results import RunResult
 from bn_demo.seeds import SeedResults, Spread, band
 from bn_demo.style import (
@@ -39,9 +38,6 @@ from bn_demo.style import (
 Runs = dict[str, RunResult]
 PerSeed = list[Runs]
 LAYER_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot", "5px,2px", "2px,6px")
-HEATMAP_BINS = 40
-DRIFT_BINS = 40  # of the histogram of per-unit mean changes, shared by every run
-HEATMAP_RANGE = (0.005, 0.995)  # quantiles of one run's sampled values that bound its heatmap's value axis
 BAND_NOTE = "line: mean over seeds · shaded: min–max over seeds"
 MEAN_MIN_SPAN = 0.5  # of a batch-mean axis (pre-activation units): a drift of 0.01 is drawn as small
 PANEL_HEIGHT = 360
@@ -101,7 +97,7 @@ def test_evals(run: RunResult) -> pd.DataFrame:
     return run.evals[run.evals["mode"] == "eval"]
 
 
-def _panel(title: str, y_title: str, per_seed: PerSeed, height: int = PANEL_HEIGHT) -> go.Figure:
+def panel(title: str, y_title: str, per_seed: PerSeed, height: int = PANEL_HEIGHT) -> go.Figure:
     """An empty one-panel figure over training steps, saying in its title how seeds are drawn."""
     n = len(per_seed)
     note = f"<br><sup>{BAND_NOTE} ({n} seeds)</sup>" if n > 1 else ""
@@ -109,7 +105,7 @@ def _panel(title: str, y_title: str, per_seed: PerSeed, height: int = PANEL_HEIG
     return step_axis(legend_below(fig, -0.25), planned_steps(per_seed))
 
 
-def _mark_diverged(fig: go.Figure, per_seed: PerSeed, **where) -> None:
+def mark_diverged(fig: go.Figure, per_seed: PerSeed, **where) -> None:
     """A note inside the panel at the first step where a net diverged (and in how many seeds)."""
     steps = planned_steps(per_seed)
     for name in nets(per_seed):
@@ -119,7 +115,7 @@ def _mark_diverged(fig: go.Figure, per_seed: PerSeed, **where) -> None:
             diverged_note(fig, name, at, steps=steps, text=text, **where)
 
 
-def _band_traces(frames: list[pd.DataFrame], x: str, y: str, name: str, **style) -> list[go.Scatter]:
+def band_traces(frames: list[pd.DataFrame], x: str, y: str, name: str, **style) -> list[go.Scatter]:
     """A net's mean over seeds of `y` with its min–max band (style.seed_band), the line restyled."""
     traces = seed_band(band(frames, x, y), x, name, name=style.pop("trace_name", None), **style.pop("band", {}))
     traces[-1].update(**style)
@@ -158,7 +154,7 @@ def _curve_traces(per_seed: PerSeed, quantity: str, smoothing: float, showlegend
                 )
             )
         smoothed = [h.assign(**{train_col: ema(h[train_col], smoothing)}) for h in histories]
-        traces += _band_traces(
+        traces += band_traces(
             smoothed,
             "step",
             train_col,
@@ -169,7 +165,7 @@ def _curve_traces(per_seed: PerSeed, quantity: str, smoothing: float, showlegend
             opacity=0.8,
             hovertemplate=f"{lab} batch: %{{y:{fmt}}}<extra></extra>",
         )
-        traces += _band_traces(
+        traces += band_traces(
             [test_evals(r) for r in runs],
             "step",
             test_col,
@@ -220,20 +216,20 @@ def _loss_values(per_seed: PerSeed) -> np.ndarray:
 def loss_panel(results, *, smoothing: float = 0.0, title: str = "Loss (cross-entropy)") -> go.Figure:
     """Training-batch loss (thin, smoothed by `smoothing`) and test loss (bold) per net, log scale."""
     per_seed = seed_runs(results)
-    fig = _panel(title, "loss (nats per example, log scale)", per_seed)
+    fig = panel(title, "loss (nats per example, log scale)", per_seed)
     fig.add_traces(_curve_traces(per_seed, "loss", smoothing, True))
     fig.update_yaxes(log_axis(_loss_values(per_seed)))
-    _mark_diverged(fig, per_seed)
+    mark_diverged(fig, per_seed)
     return fig
 
 
 def accuracy_panel(results, *, smoothing: float = 0.0, title: str = "Accuracy") -> go.Figure:
     """Training-batch accuracy (thin, smoothed) and test accuracy (bold) per net."""
     per_seed = seed_runs(results)
-    fig = _panel(title, "accuracy (% correct)", per_seed)
+    fig = panel(title, "accuracy (% correct)", per_seed)
     fig.add_traces(_curve_traces(per_seed, "accuracy", smoothing, True))
     fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
-    _mark_diverged(fig, per_seed)
+    mark_diverged(fig, per_seed)
     return fig
 
 
@@ -244,7 +240,7 @@ def training_curves(results, title: str = "Loss and accuracy while training") ->
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (cross-entropy)", "Accuracy"), horizontal_spacing=0.1)
     for col, quantity in enumerate(("loss", "accuracy"), start=1):
         fig.add_traces(_curve_traces(per_seed, quantity, 0.0, col == 1), rows=1, cols=col)
-        _mark_diverged(fig, per_seed, row=1, col=col)
+        mark_diverged(fig, per_seed, row=1, col=col)
     legend_below(titled(fig, title, STEP_AXIS, "", height=420))
     step_axis(fig, planned_steps(per_seed))
     fig.update_yaxes(log_axis(_loss_values(per_seed)), title_text="loss (nats per example, log scale)", row=1, col=1)
@@ -279,7 +275,7 @@ def _layer_traces(per_seed: PerSeed, prefix: str, column) -> tuple[list[go.Scatt
                 continue
             lab = f"{label(name)} · layer {layer}" if len(by_layer) > 1 else label(name)
             dash = LAYER_DASHES[(layer - 1) % len(LAYER_DASHES)]
-            traces += _band_traces(
+            traces += band_traces(
                 frames,
                 "step",
                 "y",
@@ -297,16 +293,16 @@ def layer_panels(results, *, prefix: str = "") -> tuple[go.Figure, go.Figure]:
     nonlinearity's input (or, with `prefix="bn_in_"`, of BN's input), against step. BN holds its output's
     near β and γ² (≈ 0 and 1 at the start); without BN they wander."""
     per_seed = seed_runs(results)
-    mean_fig = _panel("Batch mean (average over units)", "mean (pre-activation units)", per_seed)
+    mean_fig = panel("Batch mean (average over units)", "mean (pre-activation units)", per_seed)
     traces, values = _layer_traces(per_seed, prefix, lambda f: f["mean"])
     mean_fig.add_traces(traces)
     mean_fig.update_yaxes(range=linear_range(values, min_span=MEAN_MIN_SPAN))
-    var_fig = _panel("Batch variance (average over units)", "variance (log scale)", per_seed)
+    var_fig = panel("Batch variance (average over units)", "variance (log scale)", per_seed)
     traces, values = _layer_traces(per_seed, prefix, lambda f: f["var"])
     var_fig.add_traces(traces)
     var_fig.update_yaxes(log_axis(values))
     for fig in (mean_fig, var_fig):
-        _mark_diverged(fig, per_seed)
+        mark_diverged(fig, per_seed)
     return mean_fig, var_fig
 
 
@@ -347,14 +343,14 @@ def running_gap_panels(results) -> list[go.Figure]:
         return []
     figures = []
     for gap, (title, y_title, scale) in RUNNING_GAPS.items():
-        fig = _panel(title, y_title, per_seed)
+        fig = panel(title, y_title, per_seed)
         values = []
         for name in with_bn:
             by_layer = _running_gap(per_seed, name, gap, scale)
             for layer, frames in by_layer.items():
                 lab = f"{label(name)} · layer {layer}" if len(by_layer) > 1 else label(name)
                 fig.add_traces(
-                    _band_traces(
+                    band_traces(
                         frames,
                         "step",
                         "y",
@@ -366,7 +362,7 @@ def running_gap_panels(results) -> list[go.Figure]:
                 )
                 values += [v for f in frames for v in f["y"]]
         fig.update_yaxes(log_axis(values))
-        _mark_diverged(fig, per_seed)
+        mark_diverged(fig, per_seed)
         figures.append(fig)
     return figures
 
@@ -469,225 +465,6 @@ def percentile_moves(run: RunResult, layer: int, prefix: str = "") -> dict[str, 
         "width_last": float(width.iloc[-1]),
         "median_moved_widths": moved / first_width if first_width > 0 else float("nan"),
     }
-
-
-# ---- histograms over time -------------------------------------------------------------------------------------
-
-
-def snapshot_edges(runs: Runs, layer: int, bins: int = HEATMAP_BINS) -> np.ndarray:
-    """Bin edges spanning the central 99% of all sampled values of the layer in `runs`."""
-    snaps = [r.tables["snapshots"] for r in runs.values()]
-    values = np.concatenate([t.loc[t["layer"] == layer, "value"].to_numpy(dtype=float) for t in snaps] or [[]])
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return np.linspace(-1.0, 1.0, bins + 1)
-    low, high = np.quantile(values, HEATMAP_RANGE)
-    if high <= low:
-        low, high = low - 0.5, high + 0.5
-    return np.linspace(low, high, bins + 1)
-
-
-def snapshot_density(run: RunResult, layer: int, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, density[bin, step]): the share of a snapshot's sampled values that falls in each bin."""
-    snaps = run.tables["snapshots"]
-    snaps = snaps[snaps["layer"] == layer]
-    steps = np.sort(snaps["step"].unique())
-    density = np.zeros((len(edges) - 1, len(steps)))
-    for j, (_, group) in enumerate(snaps.groupby("step", sort=True)):
-        counts, _ = np.histogram(group["value"].to_numpy(), bins=edges)
-        density[:, j] = counts / len(group)
-    return steps, density
-
-
-def column_normalised(density: np.ndarray) -> np.ndarray:
-    """Each column (one snapshot) divided by its largest bin: every step's histogram uses the whole colour
-    scale, so one step's spike cannot turn the rest of the panel into a single colour."""
-    peak = density.max(axis=0, keepdims=True)
-    return np.divide(density, peak, out=np.zeros_like(density), where=peak > 0)
-
-
-def snapshot_heatmaps(runs: Runs, layer: int) -> list[go.Figure]:
-    """Per run, the histogram of the layer's nonlinearity inputs at each evaluation (a column per step) on
-    the run's own value range, each column scaled to its peak (TensorBoard's histograms, seen from above)."""
-    figures = []
-    for name, run in runs.items():
-        edges = snapshot_edges({name: run}, layer)
-        steps, density = snapshot_density(run, layer, edges)
-        if not len(steps):
-            continue
-        fig = titled(go.Figure(), f"{label(name)}: layer {layer}", STEP_AXIS, "input of the nonlinearity", PANEL_HEIGHT)
-        fig.add_trace(
-            go.Heatmap(
-                x=steps,
-                y=(edges[:-1] + edges[1:]) / 2,
-                z=column_normalised(density),
-                customdata=density,
-                name=label(name),
-                colorscale="Viridis",
-                zmin=0,
-                zmax=1,
-                colorbar={"title": {"text": "share / step's peak", "side": "right"}, "thickness": 12},
-                hovertemplate="step %{x}<br>value %{y:.3f}<br>share of values %{customdata:.1%}<extra></extra>",
-            )
-        )
-        fig.update_layout(hovermode="closest")
-        figures.append(step_axis(fig, run.config.steps))
-    return figures
-
-
-# ---- per-unit drift -------------------------------------------------------------------------------------------
-
-
-def unit_means(run: RunResult, layer: int) -> pd.DataFrame:
-    """Every unit's batch mean (columns) at the recorded steps of the units table (index)."""
-    units = run.tables["units"]
-    return units[units["layer"] == layer].pivot(index="step", columns="unit", values="mean")
-
-
-def unit_mean_drift(run: RunResult, layer: int) -> np.ndarray:
-    """Each unit's change of batch mean, last record minus first."""
-    means = unit_means(run, layer)
-    return (means.iloc[-1] - means.iloc[0]).to_numpy()
-
-
-def first_std(run: RunResult, layer: int) -> float:
-    """The layer's typical standard deviation at the first record: √(batch variance averaged over units)."""
-    units = run.tables["units"]
-    first = units[(units["layer"] == layer) & (units["step"] == units["step"].min())]
-    return float(np.sqrt(first["var"].mean())) if len(first) else float("nan")
-
-
-def relative_unit_drift(run: RunResult, layer: int) -> np.ndarray:
-    """Each unit's change of batch mean in units of the layer's first standard deviation: comparable
-    between a normalised (BN) and an unnormalised layer."""
-    scale = first_std(run, layer)
-    drift = unit_mean_drift(run, layer)
-    return drift / scale if scale > 0 else np.full_like(drift, np.nan, dtype=float)
-
-
-def unit_drift_panels(runs: Runs, layer: int, shown_units: int = 5) -> tuple[go.Figure, go.Figure]:
-    """Left: a few units' batch means over steps; right: the distribution of every unit's change of mean,
-    in units of the layer's first standard deviation, on one set of bins for all runs."""
-    runs = {n: r for n, r in runs.items() if not r.tables["units"].empty}
-    steps = max((r.config.steps for r in runs.values()), default=1)
-    lines = titled(
-        go.Figure(), f"Layer {layer}: batch mean of units 0–{shown_units - 1}", STEP_AXIS, "batch mean", PANEL_HEIGHT
-    )
-    step_axis(legend_below(lines, -0.25), steps)
-    drifts = {name: relative_unit_drift(run, layer) for name, run in runs.items()}
-    every = np.concatenate(list(drifts.values()) or [[]]).astype(float)
-    every = every[np.isfinite(every)]
-    low, high = (float(every.min()), float(every.max())) if every.size else (-1.0, 1.0)
-    size = max(high - low, 1e-6) * (1 + 1e-6) / DRIFT_BINS  # a hair wider: the largest change falls in the last bin
-    bins = {"start": low, "end": low + DRIFT_BINS * size, "size": size}  # one set for all runs
-    hist = titled(
-        go.Figure(),
-        f"Layer {layer}: change of each unit's mean",
-        "first to last record (in first standard deviations)",
-        "number of units",
-        PANEL_HEIGHT,
-    )
-    legend_below(hist, -0.3).update_layout(barmode="overlay", hovermode="closest")
-    for name, run in runs.items():
-        means, lab = unit_means(run, layer), label(name)
-        for k, unit in enumerate(means.columns[:shown_units]):
-            lines.add_trace(
-                go.Scatter(
-                    x=means.index.to_numpy(),
-                    y=means[unit].to_numpy(),
-                    mode="lines",
-                    name=lab,
-                    legendgroup=name,
-                    showlegend=k == 0,
-                    line={"color": color(name), "width": 1.5},
-                    hovertemplate=f"{lab} unit {unit}: %{{y:.4f}}<extra></extra>",
-                )
-            )
-        hist.add_trace(
-            go.Histogram(
-                x=drifts[name],
-                xbins=bins,
-                name=lab,
-                marker={"color": color(name)},
-                opacity=0.6,
-                hovertemplate=f"{lab}: %{{y}} units changed by %{{x}}<extra></extra>",
-            )
-        )
-    return lines, hist
-
-
-# ---- training on a subset: fit against generalisation -------------------------------------------------------
-
-
-def fit_table(run: RunResult) -> pd.DataFrame:
-    """Per evaluation: loss and accuracy on the training subset and on held-out test images (eval mode),
-    and the gaps (train accuracy − test accuracy; test loss − train loss: positive = overfitting)."""
-    evals = run.evals
-    fit = evals[evals["mode"] == FIT_EVAL_MODE][["step", "loss", "accuracy"]]
-    test = test_evals(run)[["step", "loss", "accuracy"]]
-    both = fit.merge(test, on="step", suffixes=("_train", "_test"))
-    return both.assign(
-        accuracy_gap=both["accuracy_train"] - both["accuracy_test"], loss_gap=both["loss_test"] - both["loss_train"]
-    )
-
-
-def _evaluation_band(tables: list[pd.DataFrame], column: str, name: str, lab: str, fmt: str, dash: str = "solid"):
-    """One value per evaluation (fit_table's `column`), mean over seeds with markers and the min–max band."""
-    return _band_traces(
-        tables,
-        "step",
-        column,
-        name,
-        trace_name=lab,
-        mode="lines+markers",
-        marker={"size": 4},
-        line={"color": color(name), "dash": dash},
-        hovertemplate=f"{lab}: %{{y:{fmt}}}<extra></extra>",
-    )
-
-
-FIT_QUANTITIES = {  # quantity -> (y title, hover format, log axis)
-    "accuracy": ("accuracy (% correct)", ".1%", False),
-    "loss": ("loss (nats per example, log scale)", ".3f", True),
-}
-
-
-def fit_panel(results, quantity: str) -> go.Figure:
-    """Per net, `quantity` on the training subset (dashed) and on test images (solid), mean and band over seeds."""
-    per_seed = seed_runs(results)
-    y_title, fmt, log = FIT_QUANTITIES[quantity]
-    fig = _panel(f"{quantity.capitalize()}: training images (dashed), test", y_title, per_seed)
-    values = []
-    for name in nets(per_seed):
-        tables = [fit_table(r) for r in runs_of(per_seed, name)]
-        for split, dash in (("train", "dash"), ("test", "solid")):
-            column, lab = f"{quantity}_{split}", f"{label(name)} · {split}"
-            fig.add_traces(_evaluation_band(tables, column, name, lab, fmt, dash=dash))
-            values += [v for t in tables for v in t[column]]
-    fig.update_yaxes(log_axis(values) if log else {"tickformat": ".0%", "range": linear_range(values, min_span=0.05)})
-    _mark_diverged(fig, per_seed)
-    return fig
-
-
-GAPS = {  # quantity -> (fit_table column, title, y title, hover format, tick format, smallest span)
-    "accuracy": ("accuracy_gap", "Train − test accuracy", "gap (accuracy, % points)", ".2%", ".0%", 0.02),
-    "loss": ("loss_gap", "Test − train loss", "gap (nats per example)", ".3f", None, 0.05),
-}
-
-
-def gap_panel(results, quantity: str) -> go.Figure:
-    """The train–test gap over training, per net, mean and band over seeds: overfitting makes it grow."""
-    per_seed = seed_runs(results)
-    column, title, y_title, fmt, tickformat, span = GAPS[quantity]
-    fig = _panel(title, y_title, per_seed)
-    values = []
-    for name in nets(per_seed):
-        tables = [fit_table(r) for r in runs_of(per_seed, name)]
-        fig.add_traces(_evaluation_band(tables, column, name, label(name), fmt))
-        values += [v for t in tables for v in t[column]]
-    fig.update_yaxes(range=linear_range([0.0, *values], min_span=span), tickformat=tickformat)
-    _mark_diverged(fig, per_seed)
-    return fig
 
 
 def curves_table(runs: Runs) -> pd.DataFrame:

@@ -3,7 +3,7 @@ layers below it learn, with and without BN (Ioffe & Szegedy 2015, Figure 1, on t
 
 import streamlit as st
 
-from bn_demo import comparison_text, figures
+from bn_demo import comparison_text, distribution_figures, figures
 from bn_demo.jobs import JobStatus
 from lab_ui import comparison, experiments, layout, live
 from lab_ui.nav import page_header
@@ -55,8 +55,8 @@ def draw(results, status: JobStatus) -> None:
         f"**Layer {layer}: histogram of all units' inputs at each evaluation, seed {seed}.** Each column is one "
         "evaluation's histogram, coloured relative to its own peak, on each net's own value range."
     )
-    layout.show_panels(figures.snapshot_heatmaps(runs, layer))
-    layout.show_panels(figures.unit_drift_panels(runs, layer))
+    layout.show_panels(distribution_figures.snapshot_heatmaps(runs, layer))
+    layout.show_panels(distribution_figures.unit_drift_panels(runs, layer))
     if "bn" in runs and not runs["bn"].layers.empty:
         st.subheader("Before and after BatchNorm")
         layout.show_findings(comparison_text.bn_before_after(per_seed, layer))

@@ -3,7 +3,7 @@ overfit, with BN, without, and without BN but with dropout (a known regulariser,
 
 import streamlit as st
 
-from bn_demo import comparison_text, figures
+from bn_demo import comparison_text, fit_figures
 from bn_demo.jobs import JobStatus
 from lab_ui import comparison, experiments, layout, live
 from lab_ui.nav import page_header
@@ -41,8 +41,8 @@ def draw(results, status: JobStatus) -> None:
             comparison_text.gap_verdict(per_seed, "dropout", "accuracy_gap"),
             comparison_text.regularisation_conclusion(per_seed),
         )
-    layout.show_panels([figures.fit_panel(per_seed, "accuracy"), figures.gap_panel(per_seed, "accuracy")])
-    layout.show_panels([figures.fit_panel(per_seed, "loss"), figures.gap_panel(per_seed, "loss")])
+    layout.show_panels([fit_figures.fit_panel(per_seed, "accuracy"), fit_figures.gap_panel(per_seed, "accuracy")])
+    layout.show_panels([fit_figures.fit_panel(per_seed, "loss"), fit_figures.gap_panel(per_seed, "loss")])
     if finished:
         config = next(iter(per_seed[0].values())).config
         st.markdown(

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_demo import figures
+from bn_demo import distribution_figures, figures, fit_figures
 from bn_demo.config import TrainConfig
 from bn_demo.style import COLORS, ema
 from bn_demo.train import compare
@@ -150,8 +150,8 @@ def test_percentile_panels_and_bn_input_output(runs):
 
 
 def test_each_heatmap_column_is_its_snapshots_histogram_scaled_to_its_peak(runs):
-    heat = figures.snapshot_heatmaps(runs, 1)[1].to_plotly_json()["data"][0]  # no BN
-    edges = figures.snapshot_edges({"plain": runs["plain"]}, 1)
+    heat = distribution_figures.snapshot_heatmaps(runs, 1)[1].to_plotly_json()["data"][0]  # no BN
+    edges = distribution_figures.snapshot_edges({"plain": runs["plain"]}, 1)
     snaps = runs["plain"].tables["snapshots"].query("layer == 1")
     z = np.array([arr(row) for row in heat["z"]]) if isinstance(heat["z"], list) else arr(heat["z"])
     z = z.reshape(len(edges) - 1, -1)
@@ -164,11 +164,11 @@ def test_each_heatmap_column_is_its_snapshots_histogram_scaled_to_its_peak(runs)
 def test_a_spike_in_one_step_does_not_flatten_the_rest_of_the_heatmap():
     """No BN's first-step spike once set the shared colour scale and left BN's panel one colour."""
     density = np.array([[1.0, 0.1, 0.05], [0.0, 0.12, 0.06], [0.0, 0.08, 0.04]])
-    scaled = figures.column_normalised(density)
+    scaled = distribution_figures.column_normalised(density)
     np.testing.assert_allclose(scaled.max(axis=0), 1.0)
     np.testing.assert_allclose(scaled[:, 1], density[:, 1] / 0.12)
     assert np.ptp(scaled[:, 2]) > 0.3  # the flat-looking column spans a third of the colour scale
-    np.testing.assert_array_equal(figures.column_normalised(np.zeros((3, 2))), np.zeros((3, 2)))
+    np.testing.assert_array_equal(distribution_figures.column_normalised(np.zeros((3, 2))), np.zeros((3, 2)))
 
 
 def test_unit_drift_is_each_units_change_of_mean_in_first_standard_deviations(runs):
@@ -177,10 +177,10 @@ def test_unit_drift_is_each_units_change_of_mean_in_first_standard_deviations(ru
     first, last = units["step"].min(), units["step"].max()
     by_unit = units.set_index(["step", "unit"])["mean"]
     expected = np.array([by_unit[(last, u)] - by_unit[(first, u)] for u in range(32)])
-    np.testing.assert_allclose(figures.unit_mean_drift(runs["plain"], 2), expected, rtol=1e-6)
+    np.testing.assert_allclose(distribution_figures.unit_mean_drift(runs["plain"], 2), expected, rtol=1e-6)
     scale = np.sqrt(units.loc[units["step"] == first, "var"].mean())
-    np.testing.assert_allclose(figures.relative_unit_drift(runs["plain"], 2), expected / scale, rtol=1e-6)
-    _, hist = figures.unit_drift_panels(runs, 2)
+    np.testing.assert_allclose(distribution_figures.relative_unit_drift(runs["plain"], 2), expected / scale, rtol=1e-6)
+    _, hist = distribution_figures.unit_drift_panels(runs, 2)
     histograms = [t for t in hist.to_plotly_json()["data"] if t["type"] == "histogram"]
     np.testing.assert_allclose(arr(histograms[1]["x"]), expected / scale, rtol=1e-6)
     assert histograms[0]["xbins"] == histograms[1]["xbins"]
@@ -211,20 +211,21 @@ def test_curves_table_holds_the_test_curve_the_chart_draws(runs):
 
 def test_fit_panels_draw_train_and_test_and_their_gap(mnist):
     per_seed = [compare(TINY.with_(train_size=256, seed=s, eval_every=15), data=mnist) for s in (0, 1)]
-    tables = [figures.fit_table(runs["bn"]) for runs in per_seed]
+    tables = [fit_figures.fit_table(runs["bn"]) for runs in per_seed]
     for t, runs in zip(tables, per_seed, strict=True):
         evals = runs["bn"].evals
         fit = evals[evals["mode"] == "train_set"].set_index("step")["accuracy"]
         test = figures.test_evals(runs["bn"]).set_index("step")["accuracy"]
         np.testing.assert_allclose(t.set_index("step")["accuracy_gap"], (fit - test).dropna())
-    gap = figures.gap_panel(per_seed, "accuracy").to_plotly_json()
+    gap = fit_figures.gap_panel(per_seed, "accuracy").to_plotly_json()
     np.testing.assert_allclose(arr(trace(gap, "BN")["y"]), by_step(tables, "accuracy_gap").mean(axis=1), rtol=1e-6)
-    fit = figures.fit_panel(per_seed, "loss").to_plotly_json()
+    fit = fit_figures.fit_panel(per_seed, "loss").to_plotly_json()
     np.testing.assert_allclose(
         arr(trace(fit, "BN · train")["y"]), by_step(tables, "loss_train").mean(axis=1), rtol=1e-6
     )
 
 
 def test_figures_and_the_stored_example_do_not_import_torch():
-    code = "import sys, bn_demo.figures, bn_demo.comparison_text, lab_ui.examples; sys.exit('torch' in sys.modules)"
+    modules = "bn_demo.comparison_text, bn_demo.distribution_figures, bn_demo.fit_figures, lab_ui.examples"
+    code = f"import sys, {modules}; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

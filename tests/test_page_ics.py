@@ -5,7 +5,7 @@ diverges at step 0 does not blank the page."""
 
 import numpy as np
 
-from bn_demo import comparison_text, figures
+from bn_demo import comparison_text, distribution_figures
 from tests.test_page_train import PAGE_FILE, ROOT, arr, charts, job_of, open_page, text_of, trace, train
 
 ICS_FILE = ROOT / "pages" / "2_Internal_covariate_shift.py"
@@ -87,5 +87,5 @@ def test_heatmap_edges_are_each_runs_own():
     at = open_page(ICS_FILE, steps=30, layers=1, seeds=1)
     runs = train(at, "ics").result.per_seed[0]
     for fig, name in zip([c for c in charts(at) if c["data"][0]["type"] == "heatmap"], ("bn", "plain"), strict=True):
-        edges = figures.snapshot_edges({name: runs[name]}, 1)
+        edges = distribution_figures.snapshot_edges({name: runs[name]}, 1)
         np.testing.assert_allclose(arr(fig["data"][0]["y"]), (edges[:-1] + edges[1:]) / 2)

@@ -3,7 +3,7 @@ hold the train-subset and test evaluations; the verdicts are comparison_text's o
 
 import numpy as np
 
-from bn_demo import comparison_text, figures
+from bn_demo import comparison_text, fit_figures
 from lab_ui import experiments
 from tests.test_page_train import ROOT, arr, chart, open_page, text_of, trace, train
 
@@ -20,7 +20,7 @@ def test_regularisation_trains_bn_no_bn_and_dropout_on_the_subset_and_writes_the
         assert runs["dropout"].config.dropout == 0.3 and runs["dropout"].config.norm == "plain"
         assert runs["bn"].config.dropout == 0.0
     gap = chart(at, "Train − test accuracy")
-    tables = [figures.fit_table(runs["dropout"]) for runs in per_seed]
+    tables = [fit_figures.fit_table(runs["dropout"]) for runs in per_seed]
     expected = np.mean([t["accuracy_gap"].to_numpy() for t in tables], axis=0)
     np.testing.assert_allclose(arr(trace(gap, "no BN + dropout")["y"]), expected, rtol=1e-6)
     assert "min–max over seeds" in gap["layout"]["title"]["text"]
