@@ -3,12 +3,14 @@ It imports no torch, so it paints within a second; the lessons load torch when t
 
 import streamlit as st
 
-from bn_demo import figures, tables
-from bn_demo.style import PNG_CONFIG, label
+from bn_demo import comparison_text, figures
+from bn_demo.style import SMOOTHING
 from lab_ui.downloads import csv_download
-from lab_ui.examples import STORED_DEFAULT, load_stored
-from lab_ui.nav import LESSONS, page_header
+from lab_ui.examples import STORED_DEFAULT, StoredResultError, load_stored
+from lab_ui.layout import show_panels
+from lab_ui.nav import LESSONS, networks_caption, page_header
 
+MOMENTUM = 0.1  # PyTorch's default for BatchNorm1d's running averages
 NOTE_CODE = """import torch
 import torch.nn as nn
 
@@ -28,13 +30,18 @@ class Net(nn.Module):
 
 model = Net()"""
 
+
+def unbiased_factor(m: int) -> str:
+    return f"{m / (m - 1):.4g} at m = {m}"
+
+
 page_header("BatchNorm Lab", "Home")
 st.markdown(
     "**Batch Normalization** (BN) normalises each unit of a layer over the examples of the mini-batch, then lets "
     "the network rescale it. It is said to speed up training, allow higher learning rates, reduce the sensitivity "
-    "to initialization and regularise a little (the note's claims). This lab trains a real network on MNIST, with "
-    "and without BN, so that you can check each claim yourself: speed and the train–test gap in *Train & compare*, "
-    "the others on a lesson each."
+    "to initialization and regularise a little (the note's claims). This lab trains real networks on MNIST, with "
+    "and without BN, so that you can check each claim yourself: speed in *Train & compare*, regularisation in "
+    "*Regularisation*, the others on a lesson each."
 )
 
 left, right = st.columns([1, 1], gap="large")
@@ -42,39 +49,49 @@ with left:
     st.subheader("The four steps, for each unit over a mini-batch B of m examples")
     st.markdown("1. **Batch mean**")
     st.latex(r"\mu_B = \frac{1}{m}\sum_{i=1}^{m} x^{(i)}")
-    st.markdown("2. **Batch variance**")
+    st.markdown("2. **Batch variance** (divided by m: the batch's own spread, used to normalise in training)")
     st.latex(r"\sigma_B^2 = \frac{1}{m}\sum_{i=1}^{m} \left(x^{(i)} - \mu_B\right)^2")
     st.markdown("3. **Normalize** (ε is a small constant for numerical stability)")
     st.latex(r"\hat{x}^{(i)} = \frac{x^{(i)} - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}}")
-    st.markdown("4. **Scale and shift** by the trainable γ (gamma) and β (beta)")
+    st.markdown("4. **Scale and shift** by the trainable γ (gamma) and β (beta, BN's shift)")
     st.latex(r"y^{(i)} = \gamma\,\hat{x}^{(i)} + \beta")
+    st.markdown(
+        f"**At inference** BN uses no batch: it normalises with running averages kept during training "
+        f"(PyTorch updates them with momentum {MOMENTUM} at every training step), and the variance it averages "
+        "is the unbiased one, the batch variance times **m/(m−1)**:"
+    )
+    st.latex(rf"\hat\mu \leftarrow {1 - MOMENTUM:g}\,\hat\mu + {MOMENTUM:g}\,\mu_B")
+    st.latex(rf"\hat\sigma^2 \leftarrow {1 - MOMENTUM:g}\,\hat\sigma^2 + {MOMENTUM:g}\,\frac{{m}}{{m-1}}\,\sigma_B^2")
+    st.latex(r"y = \gamma\,\frac{x - \hat\mu}{\sqrt{\hat\sigma^2 + \epsilon}} + \beta")
     st.caption(
-        "At inference, BN uses running averages of μ_B and σ²_B collected during training instead of the batch's."
+        "Ioffe & Szegedy's Algorithm 2 uses the same unbiased estimate, Var[x] = m/(m−1)·E[σ²_B], averaged over "
+        f"batches. The factor m/(m−1) matters for small batches: {unbiased_factor(4)}, {unbiased_factor(128)}. "
+        "*Batch size and inference* measures what running averages change."
     )
 with right:
     st.subheader("The network of the note (PyTorch)")
     st.code(NOTE_CODE, language="python")
-    st.caption("Every lesson trains this network (optionally deeper); “no BN” is the same network without `bn1`.")
+    st.caption(f"{networks_caption()} “No BN” is the same network without its BatchNorm layers.")
 
 st.subheader("A first comparison")
-runs = load_stored()
-if runs:
-    config = next(iter(runs.values())).config
-    st.markdown(
-        f"Stored result, trained once by this lab's engine: the note's network, {config.steps:,} steps of plain SGD "
-        f"at learning rate {config.lr}, batches of {config.batch_size}, paired (same initial weights, same batches). "
-        + " · ".join(f"**{label(n)}**: {r.test_accuracy:.1%} test accuracy" for n, r in runs.items())
-        + ". Train your own in **Train & compare**."
-    )
-    st.plotly_chart(
-        figures.training_curves(runs, "Stored comparison: loss and accuracy, BN vs no BN"),
-        width="stretch",
-        config=PNG_CONFIG,
-    )
-    csv_download(tables.combined(runs, "history"), "stored_comparison_history.csv")
+try:
+    runs = load_stored()
+except StoredResultError as e:
+    runs = {}
+    st.warning(f"The stored comparison could not be read: {e}. Regenerate it with `python -m lab_ui.examples`.")
 else:
-    st.info(f"No stored comparison at {STORED_DEFAULT}: regenerate it with `python -m lab_ui.examples`.")
+    if not runs:
+        st.info(f"No stored comparison at {STORED_DEFAULT}: regenerate it with `python -m lab_ui.examples`.")
+if runs:
+    st.markdown(comparison_text.stored_summary(runs).text + " Train your own in **Train & compare**.")
+    show_panels([figures.loss_panel(runs, smoothing=SMOOTHING), figures.accuracy_panel(runs, smoothing=SMOOTHING)])
+    st.caption(
+        f"Thin lines: each training batch, smoothed as TensorBoard does (moving average, weight {SMOOTHING}), "
+        "the raw values faint behind; bold lines with dots: the test images at each evaluation."
+    )
+    csv_download(figures.curves_table(runs), "stored_comparison_curves.csv")
 
 st.subheader("Where to go next")
-for lesson in LESSONS:
-    st.page_link(lesson.path, label=f"**{lesson.title}** — {lesson.blurb}", icon=lesson.icon)
+for lesson in LESSONS:  # the blurb in a caption, which wraps on a phone (a link's label does not)
+    st.page_link(lesson.path, label=f"**{lesson.title}**", icon=lesson.icon)
+    st.caption(lesson.blurb)

@@ -10,6 +10,8 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh")
 INITS = ("default", "xavier", "kaiming", "gaussian")
 BN_PLACEMENTS = ("before", "after")  # BatchNorm before or after the nonlinearity
 NORMS = ("bn", "plain", "noisy_bn")  # what follows each hidden Linear
+MNIST_TRAIN = 60_000  # training images of MNIST
+FIT_EVAL_MODE = "train_set"  # evals' mode of the whole training subset (eval mode), for runs with a train_size
 
 
 class ConfigError(ValueError):
@@ -36,6 +38,8 @@ class TrainConfig:
     max_records: int = 1000  # bound on recorded steps, so a long run cannot fill memory
     tracked_unit: int = 0  # unit whose 15/50/85th percentiles are recorded
     noise_scale: float = 1.0  # strength of the injected shift of noisy BN
+    train_size: int = 0  # training images: 0 for all 60,000, else a fixed class-stratified subset of that size
+    dropout: float = 0.0  # probability of zeroing each hidden unit's output while training (0: no dropout)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", _widths(self.hidden))
@@ -59,6 +63,10 @@ class TrainConfig:
         _check_whole("max_records", self.max_records, 10, 100_000)
         _check_whole("tracked_unit", self.tracked_unit, 0, min(self.hidden) - 1)
         _check_range("noise_scale", self.noise_scale, 0.0, 100.0)
+        _check_range("train_size", self.train_size, 0, MNIST_TRAIN)
+        if 0 < self.train_size < self.batch_size:
+            raise ConfigError(f"train_size: {self.train_size} images cannot fill a batch of {self.batch_size}")
+        _check_range("dropout", self.dropout, 0.0, 0.9)
 
     @property
     def uses_bn(self) -> bool:

@@ -17,6 +17,7 @@ from bn_demo.config import TrainConfig
 
 N_INPUTS, N_CLASSES = 784, 10
 NOISE_SEED_STRIDE = 1_000_003  # between the noise seeds of consecutive hidden layers
+DROPOUT_SEED_OFFSET = 104_729  # dropout's masks come from their own stream, apart from noisy BN's
 ACTIVATION_MODULES = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
@@ -67,8 +68,26 @@ class NoisyBatchNorm1d(BatchNorm1d):
         return y * self.last_scale + self.last_shift
 
 
+class Dropout(nn.Module):
+    """nn.Dropout (inverted: kept units are scaled by 1/(1 − p) in training, nothing happens in eval mode)
+    drawing its masks from its own generator instead of torch's global one, so that a seed reproduces a
+    run exactly and the paired runs' weights and batches are untouched by it."""
+
+    def __init__(self, p: float, seed: int) -> None:
+        super().__init__()
+        self.p = p
+        self.noise_generator = torch.Generator().manual_seed(seed + DROPOUT_SEED_OFFSET)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        keep = torch.rand(x.shape, generator=self.noise_generator) >= self.p
+        return x * keep / (1 - self.p)
+
+
 class HiddenBlock(nn.Module):
-    """Linear -> [BN] -> activation -> [BN], with BN placed before (the note) or after the activation."""
+    """Linear -> [BN] -> activation -> [BN] -> [dropout], with BN placed before (the note) or after the
+    activation, and dropout (if any) on the block's output, as it is usually placed."""
 
     def __init__(self, n_in: int, n_out: int, config: TrainConfig, index: int = 0) -> None:
         super().__init__()
@@ -81,6 +100,8 @@ class HiddenBlock(nn.Module):
             self.norm = NoisyBatchNorm1d(n_out, config.noise_scale, config.seed + NOISE_SEED_STRIDE * index)
         self.bn_before_activation = config.bn_placement == "before"
         self.activation = ACTIVATION_MODULES[config.activation]()
+        seed = config.seed + NOISE_SEED_STRIDE * index
+        self.dropout = Dropout(config.dropout, seed) if config.dropout > 0 else None
         self.activation_input: torch.Tensor | None = None  # (B, n_out), the input of the nonlinearity
         self.bn_input: torch.Tensor | None = None  # (B, n_out), what BN normalises
 
@@ -94,7 +115,7 @@ class HiddenBlock(nn.Module):
         if self.norm is not None and not self.bn_before_activation:
             self.bn_input = h.detach()
             h = self.norm(h)
-        return h
+        return h if self.dropout is None else self.dropout(h)
 
 
 class MLP(nn.Module):

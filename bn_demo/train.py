@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from bn_demo.config import ConfigError, TrainConfig
-from bn_demo.data import MNIST, batch_indices, load_mnist
-from bn_demo.models import MLP, BatchNorm1d, HiddenBlock, NoisyBatchNorm1d, build_model
+from bn_demo.config import FIT_EVAL_MODE, ConfigError, TrainConfig
+from bn_demo.data import MNIST, batch_indices, load_mnist, stratified_sample
+from bn_demo.models import MLP, BatchNorm1d, HiddenBlock, build_model
 from bn_demo.recorder import Recorder, layer_fields, layer_floats
 from bn_demo.results import RunResult
 
@@ -27,6 +27,7 @@ ProgressFn = Callable[[int, int], None]  # (steps done, steps in all)
 StepHook = Callable[[int, torch.Tensor, torch.Tensor, dict[str, "Trainer"]], None]
 FINAL_TRAIN_LOSS_WINDOW = 20  # recorded steps averaged into a run's final training loss
 DIVERGED_LOSS = 1000.0  # ~430x the loss of a uniform guess (ln 10): the run has blown up
+SUBSET_SEED = 20240917  # one fixed training subset per size, the same for every seed and every run
 
 
 @contextlib.contextmanager
@@ -34,7 +35,7 @@ def preserved_state(model: MLP) -> Iterator[None]:
     """Whatever runs inside leaves the model as it found it: parameters, BN running statistics,
     noise generators and train/eval mode. Used to evaluate in train mode and to probe the loss."""
     saved = {k: v.clone() for k, v in model.state_dict().items()}
-    generators = [(m, m.noise_generator.get_state()) for m in model.modules() if isinstance(m, NoisyBatchNorm1d)]
+    generators = [(m, m.noise_generator.get_state()) for m in model.modules() if hasattr(m, "noise_generator")]
     was_training = model.training
     try:
         yield
@@ -43,6 +44,12 @@ def preserved_state(model: MLP) -> Iterator[None]:
         for m, state in generators:
             m.noise_generator.set_state(state)
         model.train(was_training)
+
+
+def stratified_subset(labels: torch.Tensor, size: int, seed: int = SUBSET_SEED) -> torch.Tensor:
+    """Sorted row indices of `size` examples holding each class in its share of `labels`: a small training
+    set that is not, by chance, short of one digit (the same sampler as the held-out test sample)."""
+    return torch.from_numpy(stratified_sample(labels.numpy(), size, seed=seed))
 
 
 def _mean_var(z: torch.Tensor, average: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,8 +70,16 @@ def _record_stride(config: TrainConfig, max_floats: int = 16_000_000) -> int:
 class Trainer:
     """One model, its SGD optimiser and its recorder; `step` trains on one batch."""
 
-    def __init__(self, name: str, config: TrainConfig, eval_x: torch.Tensor, eval_y: torch.Tensor) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: TrainConfig,
+        eval_x: torch.Tensor,
+        eval_y: torch.Tensor,
+        fit: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> None:
         self.name, self.config = name, config
+        self.fit = fit  # the training subset, evaluated as a whole when the run trains on a subset
         self.model = build_model(config)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr)
         self.record_every = _record_stride(config)
@@ -149,6 +164,8 @@ class Trainer:
         with preserved_state(self.model):
             self.model.eval()
             self.recorder.record_eval(step, "eval", *self._loss_accuracy(self.eval_x, self.eval_y))
+            if self.fit is not None:
+                self.recorder.record_eval(step, FIT_EVAL_MODE, *self._loss_accuracy(*self.fit))
             if self.config.uses_bn:
                 self.model.train()
                 self.recorder.record_eval(step, "train", *self._train_mode_loss_accuracy())
@@ -209,13 +226,16 @@ class PairedTraining:
     def __init__(self, configs: dict[str, TrainConfig], data: MNIST | None = None) -> None:
         first = next(iter(configs.values()))
         for name, c in configs.items():
-            for attr in ("batch_size", "steps", "seed"):
+            for attr in ("batch_size", "steps", "seed", "train_size"):
                 if getattr(c, attr) != getattr(first, attr):
                     raise ConfigError(f"{attr}: paired runs must share it, but {name!r} differs")
         self.data = data or load_mnist()
         self.config = first
         eval_x, eval_y = self.data.batch("test", self.data.eval_indices(first.eval_size))
-        self.trainers = {name: Trainer(name, c, eval_x, eval_y) for name, c in configs.items()}
+        every = torch.arange(len(self.data.y_train))
+        self.rows = stratified_subset(self.data.y_train, first.train_size) if first.train_size else every
+        fit = self.data.batch("train", self.rows) if first.train_size else None
+        self.trainers = {name: Trainer(name, c, eval_x, eval_y, fit) for name, c in configs.items()}
         self.step = 0
         self.stopped = False
 
@@ -224,7 +244,7 @@ class PairedTraining:
     ) -> dict[str, RunResult]:
         c = self.config
         eval_every = c.effective_eval_every
-        for step, index in enumerate(batch_indices(len(self.data.y_train), c.batch_size, c.steps, c.seed)):
+        for step, index in enumerate(batch_indices(len(self.rows), c.batch_size, c.steps, c.seed)):
             if stop is not None and stop.is_set():
                 self.stopped = True
                 break
@@ -234,7 +254,7 @@ class PairedTraining:
             if step % eval_every == 0:
                 for t in active:
                     t.evaluate(step)
-            x, y = self.data.batch("train", index)
+            x, y = self.data.batch("train", self.rows[index])
             if on_step is not None:
                 on_step(step, x, y, {t.name: t for t in active})
             for t in active:

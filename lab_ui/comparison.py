@@ -1,5 +1,6 @@
-"""A paired BN / no-BN comparison as the lab pages set it up: the settings, the configs they make, the Train
-button within the server's budget, and the table and downloads every comparison ends with."""
+"""A paired BN / no-BN comparison as the lab pages lay it out: the Train button within the server's
+budget, panels side by side (stacked on a phone), the table, the findings and the downloads every
+comparison ends with. Results are one comparison ({name: RunResult}) or one per seed (SeedResults)."""
 
 from __future__ import annotations
 
@@ -7,82 +8,86 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from bn_demo import figures, tables
-from bn_demo.config import ACTIVATIONS, INITS, TrainConfig
-from bn_demo.jobs import MAX_STEP_RUNS, training_work
+from bn_demo import comparison_text, figures, tables
+from bn_demo.config import MNIST_TRAIN
+from bn_demo.jobs import MAX_STEP_RUNS, JobStatus
 from bn_demo.presets import IOFFE_2015
 from bn_demo.results import RunResult
-from bn_demo.style import label
+from bn_demo.style import SMOOTHING, label
 from bn_demo.train import DIVERGED_LOSS
 from lab_ui import live
 from lab_ui.downloads import csv_download
-from lab_ui.params import BATCH_SIZES, LEARNING_RATES, Param
+from lab_ui.experiments import MAX_STEPS, JobSpec
+from lab_ui.layout import finding_bullets, show_findings
+from lab_ui.params import LEARNING_RATES, Param, build_or_stop, settings_panel
 
-NORM_CHOICES = {"both": ("bn", "plain"), "on": ("bn",), "off": ("plain",)}
-INIT_STDS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-WIDTH = 256  # the note's hidden layer
+__all__ = ["IOFFE_LR", "MAX_STEPS"]  # MAX_STEPS: pages 6 and 7 read it from here
 IOFFE_LR = Param(  # the learning rates offered, and the preset's (which is not one of them)
     "lr", "Learning rate (log scale)", IOFFE_2015.lr, options=tuple(sorted({*LEARNING_RATES, IOFFE_2015.lr}))
 )
-MAX_STEPS = 100_000  # the widget allows more than the budget, so that the budget's message can be seen
 
 
-def comparison_params(layers: int = 1) -> list[Param]:
-    """The settings of a paired comparison; `layers` is the page's default number of hidden layers."""
-    return [
-        Param("bn", "BatchNorm", "both", options=tuple(NORM_CHOICES), help="Train with BN, without, or both paired"),
-        Param("lr", "Learning rate (log scale)", 0.1, options=LEARNING_RATES, help="Plain SGD, no momentum"),
-        Param("batch_size", "Batch size", 128, options=BATCH_SIZES),
-        Param("steps", "Training steps", 500, low=10, high=MAX_STEPS, help="SGD updates; 469 steps of 128 = 1 epoch"),
-        Param("layers", f"Hidden layers of {WIDTH} units", layers, options=(1, 2, 3, 4)),
-        Param("activation", "Hidden activation", "relu", options=ACTIVATIONS),
-        Param("init", "Weight initialization", "default", options=INITS, widget="selectbox"),
-        Param(
-            "init_std", "Gaussian init std", 0.01, options=INIT_STDS, help="Used when the initialization is gaussian"
-        ),
-        Param("seed", "Seed", 0, low=0, high=10_000, help="Same seed: same initial weights and minibatches"),
-    ]
+def lesson_controls(page: str, params: list[Param], build: Callable[[dict], JobSpec], waiting: str) -> None:
+    """A lesson's top: data loaded, settings in the sidebar (from the URL), the job they make, the Train
+    button, and what to do while nothing is shown yet."""
+    live.require_data()
+    spec = build_or_stop(build, settings_panel(page, params))
+    train_controls(page, spec)
+    if live.current(page) is None:
+        st.info(waiting)
 
 
-def configs_from(settings: dict, **extra) -> dict[str, TrainConfig]:
-    """Name -> config of every run to train paired; ConfigError names a setting that cannot be trained."""
-    base = TrainConfig(
-        hidden=(WIDTH,) * settings["layers"],
-        activation=settings["activation"],
-        init=settings["init"],
-        init_std=settings["init_std"],
-        lr=settings["lr"],
-        batch_size=settings["batch_size"],
-        steps=settings["steps"],
-        seed=settings["seed"],
-        **extra,
-    )
-    return {norm: base.with_(norm=norm) for norm in NORM_CHOICES[settings["bn"]]}
+def opened(results, status: JobStatus) -> tuple[list[dict[str, RunResult]], bool]:
+    """The results per seed (with a warning per net that diverged) and whether training has ended."""
+    per_seed = figures.seed_runs(results)
+    diverged_text(per_seed)
+    return per_seed, status.state in ("done", "stopped")
 
 
-def train_controls(page: str, configs: dict[str, TrainConfig]) -> None:
+def train_controls(page: str, spec: JobSpec) -> None:
     """The budget, the Train button, and joining a run with these settings that already exists."""
-    key = tuple(configs.values())
-    steps, runs = next(iter(configs.values())).steps, len(configs)
+    configs, seeds = spec.configs, spec.seeds
+    first = next(iter(configs.values()))
+    nets = len(configs)
+    paired = ", paired (same initial weights, same minibatches within each seed)" if nets > 1 else ""
+    seed_words = f"{len(seeds)} seeds ({seeds[0]}–{seeds[-1]})" if len(seeds) > 1 else f"seed {seeds[0]}"
+    epochs = comparison_text.epoch_text(first.steps, first.batch_size, first.train_size or MNIST_TRAIN)
     st.caption(
-        f"Trains {runs} run{'s' if runs > 1 else ''} × {steps:,} steps = {steps * runs:,} step-runs, paired "
-        f"(same initial weights, same minibatches). This server's budget per request is {MAX_STEP_RUNS:,} step-runs."
+        f"Trains {nets} net{'s' if nets > 1 else ''} × {seed_words} × {first.steps:,} steps = "
+        f"{spec.steps * spec.runs:,} step-runs{paired}; {epochs}. This server's budget per request is "
+        f"{MAX_STEP_RUNS:,} step-runs."
     )
     if st.button("▶ Train", key="run", type="primary"):
-        live.start(page, key, training_work(configs), steps, runs, steps)
+        live.start(page, spec.key, spec.work, spec.steps, spec.runs, spec.total)
     elif live.current(page) is None:
-        live.join(page, key)  # trained on another page, or by another student: show it at once
+        live.join(page, spec.key)  # trained on another page, or by another student: show it at once
     shown = live.current_key(page)
-    if shown is not None and shown != key:
+    if shown is not None and shown != spec.key:
         st.info("The charts show your previous run; the settings have changed since. Press **▶ Train** to run them.")
 
 
-def diverged_text(runs: dict[str, RunResult]) -> None:
-    for name, run in runs.items():
-        if run.diverged:
+def smoothing_control(page: str) -> float:
+    """TensorBoard's smoothing slider for the training-batch curves (the raw curve stays faint behind)."""
+    return st.slider(
+        "Smoothing of the training-batch curves",
+        0.0,
+        0.99,
+        SMOOTHING,
+        0.01,
+        key=f"{page}:smoothing",
+        help="Exponential moving average with this weight on the past, debiased as in TensorBoard; 0 = raw",
+    )
+
+
+def diverged_text(results) -> None:
+    """A warning per net that diverged (in how many seeds, at which steps)."""
+    per_seed = figures.seed_runs(results)
+    for name in figures.nets(per_seed):
+        text = figures.diverged_label(per_seed, name)
+        if text:
             st.warning(
-                f"**{label(name)} diverged at step {run.diverged_at}**: its training loss became NaN, infinite or "
-                f"larger than {DIVERGED_LOSS:,.0f}, so it stopped there (marked ✕ on the charts)."
+                f"**{text}**: its training loss became NaN, infinite or larger than {DIVERGED_LOSS:,.0f}, so it "
+                "stopped there (marked ✕ on the charts)."
             )
 
 
@@ -100,36 +105,28 @@ def run_bullets(runs: dict[str, RunResult], describe: Callable[[RunResult], str]
     return "\n".join(lines)
 
 
-def summary(runs: dict[str, RunResult]) -> None:
-    """The comparison table and, for a pair, what BN costs per step."""
-    table = figures.summary_table(runs)
-    st.dataframe(
-        table,
-        hide_index=True,
-        column_config={
-            "test accuracy": st.column_config.NumberColumn(format="percent"),
-            "test loss": st.column_config.NumberColumn(format="%.4f"),
-            "final training loss": st.column_config.NumberColumn(format="%.4f"),
-            "ms per step": st.column_config.NumberColumn(format="%.2f"),
-        },
-    )
-    if {"bn", "plain"} <= runs.keys() and runs["bn"].steps and runs["plain"].steps:
-        bn, plain = runs["bn"].seconds_per_step * 1000, runs["plain"].seconds_per_step * 1000
-        ratio = bn / plain
-        verdict = (
-            f"BN took {ratio:.2f}× the time of no BN — the note's “extra computation”"
-            if ratio > 1
-            else f"BN was not slower in this run ({ratio:.2f}×); timings on a shared server vary from run to run"
-        )
-        st.markdown(
-            f"**Cost of BN:** a training step took {bn:.2f} ms with BN and {plain:.2f} ms without, measured on this "
-            f"server during this run (other users' jobs share its cores). {verdict}."
-        )
+def summary(results, reference: str = "plain") -> None:
+    """The comparison table (mean ± sd over seeds, "above no BN's in k of n seeds") and, for a BN / no-BN
+    pair, what BN costs per step."""
+    per_seed = figures.seed_runs(results)
+    st.dataframe(figures.summary_table(per_seed, reference), hide_index=True)
+    show_findings(comparison_text.cost_of_bn(per_seed))
 
 
-def downloads(runs: dict[str, RunResult], page: str, tables_offered: tuple[str, ...]) -> None:
-    """One CSV per recorded table, every run stacked with a `run` column."""
+def summary_with_findings(per_seed: list[dict[str, RunResult]], describe: Callable, heading: str) -> None:
+    """The summary, then one bullet per net in `describe(per_seed, name)`'s words under `heading`."""
+    summary(per_seed)
+    bullets = {name: describe(per_seed, name) for name in figures.nets(per_seed)}
+    st.markdown(f"{heading}\n" + finding_bullets(bullets))
+
+
+def downloads(results, page: str, tables_offered: tuple[str, ...]) -> None:
+    """One CSV per recorded table, every run stacked with `run` (and, over seeds, `seed`) columns."""
+    per_seed = figures.seed_runs(results)
     cols = st.columns(len(tables_offered))
     for col, table in zip(cols, tables_offered, strict=True):
+        frames = [tables.combined(runs, table).assign(seed=next(iter(runs.values())).config.seed) for runs in per_seed]
+        first = ["seed", "run"] if len(per_seed) > 1 else ["run"]
+        stacked = tables.stacked([f if len(per_seed) > 1 else f.drop(columns="seed") for f in frames], first)
         with col:
-            csv_download(tables.combined(runs, table), f"{page}_{table}.csv", f"⬇ {table} (CSV)")
+            csv_download(stacked, f"{page}_{table}.csv", f"⬇ {table} (CSV)")
