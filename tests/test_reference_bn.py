@@ -128,7 +128,7 @@ def expected_layer(step: ref.Step, layer: int, unit: int) -> dict[str, float]:
 def expected_evals(config: TrainConfig, data: MNIST, steps: list[ref.Step], final) -> list[tuple]:
     """(step, mode, loss, accuracy) of every evaluation: every eval_every steps before that step's update,
     and after the last; eval mode on running statistics, and for BN nets train mode on whole batches."""
-    x, y = ref.numpy_batch(data, "test", torch.arange(config.eval_size))
+    x, y = ref.numpy_batch(data, "test", data.eval_indices(config.eval_size))
     net, out = ref.Net.of(config), []
     initial = ref.running_stats(build_model(config))
     for s in [*range(0, config.steps, config.effective_eval_every), config.steps]:
