@@ -64,7 +64,7 @@ def _gap(per_seed: Sequence[Runs], a: str, b: str, of: Callable[[RunResult], flo
 
 
 def _pct(spread: Spread) -> str:
-    return spread.text("{:.2f}", scale=100.0) + "%" if spread.n else "n/a"
+    return spread.text("{:.2%}")
 
 
 def _diverged_note(per_seed: Sequence[Runs]) -> str:
@@ -393,6 +393,8 @@ def ics_text(per_seed: Sequence[research.ProbedRuns]) -> Finding:
         rel = paired_gap(v[("bn", "relative")], v[("plain", "relative")], one_seed_noise=noise["relative"])
         cos = paired_gap(v[("bn", "cosine")], v[("plain", "cosine")], one_seed_noise=noise["cosine"])
         numbers.update({f"relative_gap_{layer}": rel.gap.mean, f"cosine_gap_{layer}": cos.gap.mean})
+        if "none" in (rel.outcome, cos.outcome):  # a run diverged or was probed too little in every seed
+            continue
         if (rel.outcome, cos.outcome) == ("lower", "higher"):
             reduced.append(str(layer))
         elif (rel.outcome, cos.outcome) == ("higher", "lower"):
@@ -420,7 +422,9 @@ def ics_text(per_seed: Sequence[research.ProbedRuns]) -> Finding:
         )
     parts.append(_absolute_sentence(per_seed, layers[-1]))
     numbers.update(reduced=float(len(reduced)), increased=float(len(increased)), seeds=float(n))
-    text = f"Medians over probes, {seeds_phrase(n)}:\n" + "\n".join(lines) + "\n\n**In this run:** " + " ".join(parts)
+    text = f"Medians over probes, {seeds_phrase(n)}:\n" + "\n".join(lines)
+    if any(parts):
+        text += "\n\n**In this run:** " + " ".join(p for p in parts if p)
     return Finding(text, numbers)
 
 
