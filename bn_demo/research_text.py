@@ -89,6 +89,28 @@ def _step_phrase(steps: Sequence[int | None]) -> str:
     return f"in {len(reached)} of {len(steps)} seeds (median step {median})"
 
 
+def training_caption(*, runs: int, steps: int, seeds: int, probes_every: int = 0, seconds: float | None = None) -> str:
+    """What pressing ▶ trains, and (when measured) about how long it takes on this server."""
+    text = f"Trains {runs} runs × {steps:,} steps × {seeds} seed{'s' * (seeds > 1)}, paired within each seed"
+    if probes_every:
+        text += f"; probes every {probes_every:,} steps"
+    if seconds is not None:
+        text += f": about {f'{seconds:,.0f} s' if seconds >= 1 else 'a second'} on this server (timed just now; "
+        text += "other users' runs slow it down)"
+    return text + "."
+
+
+def diverged_warnings(per_seed: Sequence[Runs]) -> list[str]:
+    """One line per diverged run, naming its seed: it is marked, left out of the numbers, never a crash."""
+    return [
+        f"**{label(name)} diverged at step {run.diverged_at}** (seed {run.config.seed}): its training loss became "
+        "NaN, infinite or too large, so it stopped there; its numbers are left out of every verdict."
+        for runs in per_seed
+        for name, run in runs.items()
+        if run.diverged
+    ]
+
+
 # ---- page 6: Ioffe & Szegedy (2015), Figure 1 ----------------------------------------------------------------
 
 IOFFE_INTRO = (

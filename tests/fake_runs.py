@@ -30,8 +30,8 @@ def run(
     from bn_demo.results import RunResult
 
     config: TrainConfig = IOFFE_2015.with_(norm=name, seed=seed, steps=steps)
-    step = np.linspace(0, steps - 1, records).round().astype(int)
-    percentiles = percentiles or {q: np.zeros(records) for q in ("p15", "p50", "p85")}
+    step = np.linspace(0, steps - 1, min(records, steps)).round().astype(int)
+    percentiles = percentiles or {q: np.zeros(len(step)) for q in ("p15", "p50", "p85")}
     layers = pd.concat(
         [pd.DataFrame({"step": step, "layer": LAYER, "quantity": q, "value": v}) for q, v in percentiles.items()],
         ignore_index=True,
