@@ -349,23 +349,24 @@ def noise_text(per_seed: Sequence[Runs], layer: int) -> Finding:
         if sentence:
             parts.append(_capital(sentence.text))
             numbers[f"gap_vs_{'bn' if other == 'BN' else 'plain'}"] = gap.gap.mean
-    parts.append(_noise_conclusion(vs_bn, vs_plain))
+    parts.append(noise_conclusion(vs_bn.outcome, vs_plain.outcome, vs_bn.n))
     text = "\n".join(lines) + "\n\n**In this run:** " + " ".join(p for p in parts if p) + _diverged_note(per_seed)
     return Finding(text, numbers)
 
 
-def _noise_conclusion(vs_bn: PairedGap, vs_plain: PairedGap) -> str:
-    """What the two accuracy gaps mean together; nothing when a gap cannot be decided (one seed within noise)."""
-    outcomes = (vs_bn.outcome, vs_plain.outcome)
-    if "none" in outcomes or (vs_bn.n == 1 and "noise" in outcomes):
+def noise_conclusion(vs_bn: str, vs_plain: str, n: int) -> str:
+    """What noisy BN's two accuracy gaps (outcomes of noisy BN against BN and against no BN, seeds.PairedGap)
+    mean together; nothing when a gap cannot be decided (no value, or one seed within the typical spread)."""
+    outcomes = (vs_bn, vs_plain)
+    if "none" in outcomes or (n == 1 and "noise" in outcomes):
         return ""
-    if vs_plain.outcome == "higher" and vs_bn.outcome in ("noise", "higher"):
-        level = "even ended above BN" if vs_bn.outcome == "higher" else "stayed level with BN within seed noise"
+    if vs_plain == "higher" and vs_bn in ("noise", "higher"):
+        level = "even ended above BN" if vs_bn == "higher" else "stayed level with BN within seed noise"
         return (
             f"Unsteady inputs did not stop noisy BN from training: it {level} and above no BN, as Santurkar et al. "
             "found."
         )
-    if vs_plain.outcome == "higher":
+    if vs_plain == "higher":
         return "Noisy BN ended between BN and no BN: the noise cost accuracy, yet it still beat no BN."
     return "Noisy BN did no better than no BN here: try a smaller noise strength or more steps."
 
@@ -398,7 +399,7 @@ def ics_text(per_seed: Sequence[research.ProbedRuns]) -> Finding:
     def per_layer(run: str, value: str, layer: int) -> list[float]:
         return _probe_values(per_seed, run, lambda p: research.probe_medians(p.probes, run, value).get(layer, math.nan))
 
-    lines, reduced, increased, unclear, numbers = [], [], [], [], {}
+    lines, verdicts, numbers = [], {}, {}
     for layer in layers:
         v = {(run, m): per_layer(run, m, layer) for run in research.PROBE_NORMS for m in ICS_TEXT_MEASURES}
         if not any(math.isfinite(x) for x in v[("bn", "relative")] + v[("plain", "relative")]):
@@ -415,39 +416,55 @@ def ics_text(per_seed: Sequence[research.ProbedRuns]) -> Finding:
         rel = paired_gap(v[("bn", "relative")], v[("plain", "relative")], one_seed_noise=noise["relative"])
         cos = paired_gap(v[("bn", "cosine")], v[("plain", "cosine")], one_seed_noise=noise["cosine"])
         numbers.update({f"relative_gap_{layer}": rel.gap.mean, f"cosine_gap_{layer}": cos.gap.mean})
-        if "none" in (rel.outcome, cos.outcome):  # a run diverged or was probed too little in every seed
-            continue
-        if (rel.outcome, cos.outcome) == ("lower", "higher"):
-            reduced.append(str(layer))
-        elif (rel.outcome, cos.outcome) == ("higher", "lower"):
-            increased.append(str(layer))
-        else:
-            unclear.append(str(layer))
+        verdict = ics_verdict(rel.outcome, cos.outcome)
+        if verdict is not None:  # None: a run diverged or was probed too little in every seed
+            verdicts[layer] = verdict
     if not lines:
         return SILENT
     n = len(per_seed)
-    parts = []
-    if reduced:
-        parts.append(
-            f"By both scale-free measures BN **reduced** ICS at layer{'s' * (len(reduced) > 1)} {_and(reduced)}: "
-            "a lower relative change and a cosine closer to 1, beyond seed-to-seed noise."
-        )
-    if increased:
-        parts.append(
-            f"By both scale-free measures BN **increased** ICS at layer{'s' * (len(increased) > 1)} "
-            f"{_and(increased)}: a higher relative change and a lower cosine, beyond seed-to-seed noise."
-        )
-    if unclear:
-        parts.append(
-            f"At layer{'s' * (len(unclear) > 1)} {_and(unclear)} the two measures disagree or the gap is within "
-            + ("seed-to-seed noise." if n > 1 else "the typical spread of one seed, which one run cannot decide.")
-        )
+    parts = ics_sentences(verdicts, n)
     parts.append(_absolute_sentence(per_seed, layers[-1]))
-    numbers.update(reduced=float(len(reduced)), increased=float(len(increased)), seeds=float(n))
+    counts = list(verdicts.values())
+    numbers.update(reduced=float(counts.count("reduced")), increased=float(counts.count("increased")), seeds=float(n))
     text = f"Medians over probes, {seeds_phrase(n)}:\n" + "\n".join(lines)
     if any(parts):
         text += "\n\n**In this run:** " + " ".join(p for p in parts if p)
     return Finding(text, numbers)
+
+
+def ics_verdict(relative: str, cosine: str) -> str | None:
+    """One layer's verdict from the outcomes (BN against no BN, seeds.PairedGap) of the two scale-free measures:
+    'reduced' (relative change lower and cosine higher with BN), 'increased' (the reverse), 'unclear', or None
+    when there is nothing to compare."""
+    if "none" in (relative, cosine):
+        return None
+    return {("lower", "higher"): "reduced", ("higher", "lower"): "increased"}.get((relative, cosine), "unclear")
+
+
+def ics_sentences(verdicts: dict[int, str], n: int) -> list[str]:
+    """The ICS verdict in words, from ics_verdict per layer, over `n` seeds."""
+
+    def layers(kind: str) -> str:
+        chosen = [str(layer) for layer, v in verdicts.items() if v == kind]
+        return f"layer{'s' * (len(chosen) > 1)} {_and(chosen)}" if chosen else ""
+
+    parts = []
+    if reduced := layers("reduced"):
+        parts.append(
+            f"By both scale-free measures BN **reduced** ICS at {reduced}: a lower relative change and a cosine "
+            "closer to 1, beyond seed-to-seed noise."
+        )
+    if increased := layers("increased"):
+        parts.append(
+            f"By both scale-free measures BN **increased** ICS at {increased}: a higher relative change and a lower "
+            "cosine, beyond seed-to-seed noise."
+        )
+    if unclear := layers("unclear"):
+        parts.append(
+            f"At {unclear} the two measures disagree or the gap is within "
+            + ("seed-to-seed noise." if n > 1 else "the typical spread of one seed, which one run cannot decide.")
+        )
+    return parts
 
 
 def _absolute_sentence(per_seed: Sequence[research.ProbedRuns], layer: int) -> str:
@@ -468,6 +485,15 @@ def _absolute_sentence(per_seed: Sequence[research.ProbedRuns], layer: int) -> s
         f"‖G‖ itself was {size:.2f}× as large: the absolute measure mostly follows the gradient's size, which is "
         "why the verdict rests on the scale-free ones."
     )
+
+
+def landscape_verdict(loss_range: str, smoothness: str) -> str:
+    """Smoother with BN only when both the loss range and L are lower with BN beyond the seeds' spread."""
+    if (loss_range, smoothness) == ("lower", "lower"):
+        return "the loss was **smoother with BN**, as Santurkar et al. found."
+    if (loss_range, smoothness) == ("higher", "higher"):
+        return "the loss was **not smoother with BN** here, unlike what Santurkar et al. found."
+    return "not clearly smoother with BN here: the two measures disagree or a gap is within noise."
 
 
 def landscape_text(per_seed: Sequence[research.ProbedRuns]) -> Finding:
@@ -504,13 +530,7 @@ def landscape_text(per_seed: Sequence[research.ProbedRuns]) -> Finding:
             said.append(f"BN's {what} was {words[gap.outcome][k == 'smoothness']} than no BN's{every}")
         elif gap.outcome == "noise":
             said.append(f"BN's {what} was within seed-to-seed noise of no BN's")
-    outcomes = {gaps[k].outcome for k in gaps}
-    if outcomes == {"lower"}:
-        verdict = "the loss was **smoother with BN**, as Santurkar et al. found."
-    elif outcomes == {"higher"}:
-        verdict = "the loss was **not smoother with BN** here, unlike what Santurkar et al. found."
-    else:
-        verdict = "not clearly smoother with BN here: the two measures disagree or a gap is within noise."
+    verdict = landscape_verdict(gaps["loss_range"].outcome, gaps["smoothness"].outcome)
     numbers = {f"{k}_gap": g.gap.mean for k, g in gaps.items()} | {"seeds": float(n)}
     text = f"Medians over probes, {seeds_phrase(n)}:\n" + "\n".join(lines)
     if said:
