@@ -15,14 +15,26 @@ import argparse
 import json
 import math
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from bn_demo import research
 from bn_demo.config import TrainConfig
 from bn_demo.presets import IOFFE_2015, NOTE_NET
+from bn_demo.research_text import (
+    EARLY_TARGET,
+    ONE_SEED_NOISE,
+    TARGETS,
+    ics_sentences,
+    ics_verdict,
+    landscape_verdict,
+    noise_conclusion,
+)
 from bn_demo.seeds import SeededRun, Spread, paired_gap
 from bn_demo.train import PairedTraining, compare_configs
 
@@ -79,7 +91,13 @@ def trained(configs: dict[str, TrainConfig], seeds: Sequence[int], data=None) ->
 
 def probed(probe: str, config: TrainConfig, seeds: Sequence[int], data=None) -> list[research.ProbedRuns]:
     configs, every = compare_configs(config, research.PROBE_NORMS), research.probe_every(config)
-    return SeededRun(lambda seed: research.ProbedTraining(research.seeded_configs(configs, seed), probe, every, data), seeds).run().per_seed
+    return (
+        SeededRun(
+            lambda seed: research.ProbedTraining(research.seeded_configs(configs, seed), probe, every, data), seeds
+        )
+        .run()
+        .per_seed
+    )
 
 
 def accuracy_numbers(per_seed: Sequence[Runs], names: Sequence[str]) -> dict[str, Any]:
@@ -93,8 +111,6 @@ def note_numbers(per_seed: Sequence[Runs]) -> dict[str, Any]:
 
 
 def ioffe_numbers(per_seed: Sequence[Runs]) -> dict[str, Any]:
-    from bn_demo.research_text import ONE_SEED_NOISE, TARGETS
-
     nets = ("bn", "plain")
     acc = _per_net(per_seed, nets, research.final_accuracy)
     drift = _per_net(per_seed, nets, lambda r: research.summed_movement(r, LAYER, "drift"))
@@ -123,8 +139,6 @@ def _step(step: int | None) -> float:
 
 
 def noise_numbers(per_seed: Sequence[Runs]) -> dict[str, Any]:
-    from bn_demo.research_text import EARLY_TARGET, ONE_SEED_NOISE
-
     nets = research.NOISE_NORMS
     acc = _per_net(per_seed, nets, research.final_accuracy)
     jitter = _per_net(per_seed, nets, lambda r: research.summed_movement(r, LAYER, "jitter"))
@@ -140,8 +154,6 @@ def noise_numbers(per_seed: Sequence[Runs]) -> dict[str, Any]:
 
 
 def ics_numbers(per_seed: Sequence[research.ProbedRuns]) -> dict[str, Any]:
-    from bn_demo.research_text import ONE_SEED_NOISE
-
     layers = sorted({int(x) for p in per_seed for x in p.probes["layer"].unique() if x > 1})
     out: dict[str, Any] = {"layers": {}}
     for layer in layers:
@@ -150,8 +162,13 @@ def ics_numbers(per_seed: Sequence[research.ProbedRuns]) -> dict[str, Any]:
             for run in research.PROBE_NORMS
             for m in ("l2", "relative", "cosine", "grad_norm")
         }
-        entry = {m: {run: spread(values[(run, m)]) for run in research.PROBE_NORMS} for m in ("l2", "relative", "cosine", "grad_norm")}
-        entry["relative_gap"] = gap(values[("bn", "relative")], values[("plain", "relative")], ONE_SEED_NOISE["relative"])
+        entry = {
+            m: {run: spread(values[(run, m)]) for run in research.PROBE_NORMS}
+            for m in ("l2", "relative", "cosine", "grad_norm")
+        }
+        entry["relative_gap"] = gap(
+            values[("bn", "relative")], values[("plain", "relative")], ONE_SEED_NOISE["relative"]
+        )
         entry["cosine_gap"] = gap(values[("bn", "cosine")], values[("plain", "cosine")], ONE_SEED_NOISE["cosine"])
         entry["l2_gap"] = gap(values[("bn", "l2")], values[("plain", "l2")], 0.0)
         out["layers"][str(layer)] = entry
@@ -159,10 +176,12 @@ def ics_numbers(per_seed: Sequence[research.ProbedRuns]) -> dict[str, Any]:
 
 
 def landscape_numbers(per_seed: Sequence[research.ProbedRuns]) -> dict[str, Any]:
-    from bn_demo.research_text import ONE_SEED_NOISE
-
     keys = ("loss_range", "grad_change", "smoothness")
-    values = {(run, k): [research.landscape_summary(p.probes, run)[k] for p in per_seed] for run in research.PROBE_NORMS for k in keys}
+    values = {
+        (run, k): [research.landscape_summary(p.probes, run)[k] for p in per_seed]
+        for run in research.PROBE_NORMS
+        for k in keys
+    }
     out = {k: {run: spread(values[(run, k)]) for run in research.PROBE_NORMS} for k in keys}
     for k in ("loss_range", "smoothness"):
         out[f"{k}_gap"] = gap(values[("bn", k)], values[("plain", k)], ONE_SEED_NOISE[k])
@@ -199,11 +218,20 @@ def run_report(out_path: Path = RESULTS, *, seeds: int = SEEDS, quick: bool = Fa
         steps = {k: c.with_(steps=QUICK_STEPS, eval_size=200) for k, c in steps.items()}
     t0 = time.perf_counter()
     results: dict[str, Any] = {"command": "python -m bn_demo report", "seeds": list(chosen), "quick": quick}
-    results["note"] = {"config": steps["note"].to_dict(), **note_numbers(trained(compare_configs(steps["note"]), chosen, data))}
-    results["ioffe"] = {"config": steps["ioffe"].to_dict(), **ioffe_numbers(trained(compare_configs(steps["ioffe"]), chosen, data))}
+    results["note"] = {
+        "config": steps["note"].to_dict(),
+        **note_numbers(trained(compare_configs(steps["note"]), chosen, data)),
+    }
+    results["ioffe"] = {
+        "config": steps["ioffe"].to_dict(),
+        **ioffe_numbers(trained(compare_configs(steps["ioffe"]), chosen, data)),
+    }
     noise = trained(research.noise_configs(steps["research"]), chosen, data)
     results["noise"] = {"config": steps["research"].to_dict(), **noise_numbers(noise)}
-    results["ics"] = {"probes_every": research.probe_every(steps["research"]), **ics_numbers(probed(research.ICS, steps["research"], chosen, data))}
+    results["ics"] = {
+        "probes_every": research.probe_every(steps["research"]),
+        **ics_numbers(probed(research.ICS, steps["research"], chosen, data)),
+    }
     results["landscape"] = landscape_numbers(probed(research.LANDSCAPE, steps["research"], chosen, data))
     results["spread"] = measured_spread(results)
     results["seconds"] = round(time.perf_counter() - t0)
@@ -211,3 +239,156 @@ def run_report(out_path: Path = RESULTS, *, seeds: int = SEEDS, quick: bool = Fa
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(results, indent=1) + "\n")
     return results
+
+
+# ---- the README block (a pure function of the results file) ---------------------------------------------------
+
+
+def _pct(s: dict[str, Any]) -> str:
+    if s["mean"] is None:
+        return "n/a"
+    return f"{s['mean']:.2%}" + (f" ± {s['sd']:.2%}" if s["n"] > 1 else "")
+
+
+def _num(s: dict[str, Any], fmt: str = "{:.3f}") -> str:
+    if s["mean"] is None:
+        return "n/a"
+    return fmt.format(s["mean"]) + (f" ± {fmt.format(s['sd'])}" if s["n"] > 1 else "")
+
+
+def _gap_words(g: dict[str, Any], *, a: str, b: str, higher: str, lower: str, points: bool = True) -> str:
+    """'BN higher by 0.60 points in 5 of 5 seeds' or 'within seed-to-seed noise (BN ahead in 3 of 5 seeds)'."""
+    size = f"{abs(g['mean']) * 100:.2f} points" if points else f"{abs(g['mean']):.3f}"
+    if g["outcome"] == "higher":
+        return f"{a} {higher} by {size} in {g['ahead']} of {g['n']} seeds"
+    if g["outcome"] == "lower":
+        return f"{a} {lower} by {size} in {g['n'] - g['ahead']} of {g['n']} seeds"
+    if g["outcome"] == "noise":
+        return f"{a} and {b} within seed-to-seed noise ({a} ahead in {g['ahead']} of {g['n']} seeds)"
+    return f"no {a}–{b} comparison (diverged)"
+
+
+def _config_words(c: dict[str, Any]) -> str:
+    widths = "-".join(str(w) for w in (784, *c["hidden"], 10))
+    return f"{widths} {c['activation']}, batches of {c['batch_size']}, lr {c['lr']:g}, {c['steps']:,} steps"
+
+
+def readme_block(r: dict[str, Any]) -> str:
+    """The markdown between the README's report markers, every number taken from the results `r`."""
+    n = len(r["seeds"])
+    note, io, nz, ics, ls = r["note"], r["ioffe"], r["noise"], r["ics"], r["landscape"]
+    lines = [
+        BEGIN,
+        f"*Written by `python -m bn_demo report` from `docs/results.json`: {n} seeds (0–{n - 1}), each net paired "
+        f"with its partner within a seed, mean ± sd over seeds, test accuracy on all 10,000 test images; "
+        f"{r['seconds']:,} s on one core of these machines. Do not edit by hand: rerun the command.*",
+        "",
+    ]
+    acc = note["accuracy"]
+    lines.append(
+        f"- **The note's network** ({_config_words(note['config'])}, BN before the ReLU): BN {_pct(acc['bn'])}, no "
+        f"BN {_pct(acc['plain'])}; " + _gap_words(note["gap"], a="BN", b="no BN", higher="higher", lower="lower") + "."
+    )
+    acc, early = io["accuracy"], io["early_share"]
+    reach = io["first_reached"]["0.95"]
+    reached = ", ".join(
+        f"{label} at step {_num(reach[k], '{:,.0f}')} ({reach[k]['n']} of {n} seeds reached it)"
+        for k, label in (("bn", "BN"), ("plain", "no BN"))
+    )
+    lines.append(
+        f"- **Ioffe & Szegedy, Figure 1** (page 6's defaults: {_config_words(io['config'])}, Gaussian weights of std "
+        f"{io['config']['init_std']:g}; the paper trains 50,000): BN {_pct(acc['bn'])}, no BN {_pct(acc['plain'])}: "
+        + _gap_words(io["accuracy_gap"], a="BN", b="no BN", higher="higher", lower="lower")
+        + f". 95% held-out accuracy was first reached {reached}. The tracked last-layer sigmoid input's slow drift "
+        f"(summed over its 15/50/85th percentiles): {_num(io['drift']['bn'], '{:.2f}')} with BN, "
+        f"{_num(io['drift']['plain'], '{:.2f}')} without, "
+        + _gap_words(io["drift_gap"], a="BN", b="no BN", higher="larger", lower="smaller", points=False)
+        + f". Share of the median's movement made in the first fifth of training (an even pace gives 20%): "
+        f"{_num(early['plain'], '{:.0%}')} without BN, {_num(early['bn'], '{:.0%}')} with BN. A BN step took "
+        f"{_num(io['time_ratio'], '{:.2f}')}× the time of a no-BN step (the note's “extra computation”)."
+    )
+    acc, jit = nz["accuracy"], nz["jitter"]
+    ratio = (jit["noisy_bn"]["mean"] or math.nan) / (jit["plain"]["mean"] or math.nan)
+    conclusion = noise_conclusion(nz["noisy_vs_bn"]["outcome"], nz["noisy_vs_plain"]["outcome"], n)
+    lines.append(
+        f"- **Noisy BN** (page 7's defaults: {nz['config']['steps']:,} steps, noise strength a = "
+        f"{nz['config']['noise_scale']:g}, evaluated with the noise's expectation): the tracked unit's inputs moved "
+        f"{ratio:.1f}× as much per step as without BN (summed step-to-step change {_num(jit['noisy_bn'])} against "
+        f"{_num(jit['plain'])} for no BN and {_num(jit['bn'])} for BN). Test accuracy: noisy BN "
+        f"{_pct(acc['noisy_bn'])}, BN {_pct(acc['bn'])}, no BN {_pct(acc['plain'])}; "
+        + _gap_words(nz["noisy_vs_bn"], a="noisy BN", b="BN", higher="above BN", lower="below BN")
+        + "; "
+        + _gap_words(nz["noisy_vs_plain"], a="noisy BN", b="no BN", higher="above no BN", lower="below no BN")
+        + f". {conclusion}"
+    )
+    per_layer, verdicts = [], {}
+    for layer, e in ics["layers"].items():
+        per_layer.append(
+            f"layer {layer}: relative change {_num(e['relative']['bn'])} with BN vs {_num(e['relative']['plain'])} "
+            f"without, cosine {_num(e['cosine']['bn'])} vs {_num(e['cosine']['plain'])}, absolute "
+            f"{_num(e['l2']['bn'], '{:.4f}')} vs {_num(e['l2']['plain'], '{:.4f}')} with ‖G‖ "
+            f"{_num(e['grad_norm']['bn'], '{:.4f}')} vs {_num(e['grad_norm']['plain'], '{:.4f}')}"
+        )
+        if (v := ics_verdict(e["relative_gap"]["outcome"], e["cosine_gap"]["outcome"])) is not None:
+            verdicts[int(layer)] = v
+    larger = [layer for layer, e in ics["layers"].items() if e["l2_gap"]["outcome"] == "higher"]
+    absolute = (
+        f" The absolute ‖G − G′‖ alone was larger with BN at layer{'s' * (len(larger) > 1)} {', '.join(larger)}, "
+        "where BN's gradients are larger too: the measure Santurkar et al. plot grows with the gradient's size."
+        if larger
+        else ""
+    )
+    lines.append(
+        f"- **ICS three ways** (same settings, probed every {ics['probes_every']:,} steps, medians over probes): "
+        + "; ".join(per_layer)
+        + ". "
+        + " ".join(ics_sentences(verdicts, n))
+        + absolute
+    )
+    lines.append(
+        f"- **Loss landscape** (same settings): the loss's range along the gradient {_num(ls['loss_range']['bn'])} "
+        f"with BN vs {_num(ls['loss_range']['plain'])} without; L (smoothness, the paper's effective β-smoothness) "
+        f"{_num(ls['smoothness']['bn'])} vs {_num(ls['smoothness']['plain'])}: "
+        + landscape_verdict(ls["loss_range_gap"]["outcome"], ls["smoothness_gap"]["outcome"])
+    )
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def replace_block(readme: str, block: str) -> str:
+    """`readme` with its text from BEGIN to END (inclusive) replaced by `block`; ValueError without markers."""
+    start, end = readme.find(BEGIN), readme.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"the README has no {BEGIN} … {END} block to write the numbers into")
+    return readme[:start] + block + readme[end + len(END) :]
+
+
+def readme_section(readme: str) -> str:
+    """The README's current block, from BEGIN to END inclusive."""
+    start, end = readme.find(BEGIN), readme.find(END)
+    return readme[start : end + len(END)] if 0 <= start < end else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bn_demo report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS.relative_to(ROOT)})")
+    parser.add_argument("--readme", type=Path, default=README, help="README whose report block is rewritten")
+    parser.add_argument("--seeds", type=int, default=SEEDS, choices=range(1, 6), metavar="1-5")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_STEPS} steps per run, README left alone")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # on a shared 2-core machine, two threads per run made every step ~10x slower
+    readme = None if args.quick else args.readme
+    if args.quick and args.out == RESULTS:  # a smoke test never overwrites the committed numbers
+        args.out = Path(tempfile.gettempdir()) / "bn_demo_report_quick.json"
+    if readme is not None and BEGIN not in readme.read_text():
+        print(f"error: {readme} has no {BEGIN} … {END} block", file=sys.stderr)
+        return 2
+    results = run_report(args.out, seeds=args.seeds, quick=args.quick)
+    if readme is not None:
+        readme.write_text(replace_block(readme.read_text(), readme_block(results)))
+    print(f"wrote {args.out} ({results['seconds']} s)" + (f" and the report block of {readme}" if readme else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
