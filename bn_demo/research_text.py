@@ -305,7 +305,7 @@ ICS_PAPER = (
 LANDSCAPE_INTRO = (
     "**Loss landscape** (Santurkar et al., section 3.1, Figure 4): from the current weights, step along the gradient "
     "by 0.25 to 4 times the learning rate and measure the loss, the change of the gradient, and that change divided "
-    "by the distance moved, **L (smoothness)**, the paper's “effective β-smoothness” (renamed here: β is BN's shift "
+    "by the distance moved, **L (smoothness)**, the paper's “effective” β-smoothness (renamed here: β is BN's shift "
     "on the home page). A narrow loss band and a small L mean a smooth, predictive loss."
 )
 

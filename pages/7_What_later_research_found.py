@@ -3,6 +3,8 @@ covariate-shift story on Ioffe & Szegedy's network, each over seeds: noisy BN, I
 change of gradients, and the smoothness of the loss along the gradient. Every sentence comes from
 bn_demo.research_text; the drawing is chosen by the experiment's name."""
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -81,33 +83,33 @@ def probe_tables(per_seed: list[research.ProbedRuns]) -> list[pd.DataFrame]:
     return [p.probes.assign(seed=next(iter(p.runs.values())).config.seed) for p in per_seed if len(p.probes)]
 
 
-def draw_ics(per_seed: list[research.ProbedRuns], finished: bool) -> None:
+def ics_figures(tables: list[pd.DataFrame]) -> list:
+    return [research_figures.ics_lines(tables, m, research_figures.ICS_LABELS[m]) for m in ICS_ORDER]
+
+
+def landscape_figures(tables: list[pd.DataFrame]) -> list:
+    bands = [research.landscape_bands(t) for t in tables]
+    return [research_figures.landscape_figure(bands, "Along the gradient: range over step sizes 0.25–4 × lr")]
+
+
+def draw_probes(per_seed: list[research.ProbedRuns], finished: bool, *, verdict, figures_of) -> None:
+    """A probe experiment: its verdict (research_text), its probes' figures, then the nets' accuracy."""
     warn_diverged([p.runs for p in per_seed])
-    if finished and (finding := text.ics_text(per_seed)):
+    if finished and (finding := verdict(per_seed)):
         st.markdown(finding.text)
     tables = probe_tables(per_seed)
-    if tables:
-        for measure in ICS_ORDER:
-            chart(research_figures.ics_lines(tables, measure, research_figures.ICS_LABELS[measure]))
+    for fig in figures_of(tables) if tables else []:
+        chart(fig)
     chart(research_figures.accuracy_curves([p.runs for p in per_seed], "BN and no BN"))
     if finished and tables:
         stacked_csv(tables, "probes", "probes")
 
 
-def draw_landscape(per_seed: list[research.ProbedRuns], finished: bool) -> None:
-    warn_diverged([p.runs for p in per_seed])
-    if finished and (finding := text.landscape_text(per_seed)):
-        st.markdown(finding.text)
-    tables = probe_tables(per_seed)
-    if tables:
-        bands = [research.landscape_bands(t) for t in tables]
-        chart(research_figures.landscape_figure(bands, "Along the gradient: range over step sizes 0.25–4 × lr"))
-    chart(research_figures.accuracy_curves([p.runs for p in per_seed], "BN and no BN"))
-    if finished and tables:
-        stacked_csv(tables, "probes", "probes")
-
-
-DRAW = {research.NOISE: draw_noise, research.ICS: draw_ics, research.LANDSCAPE: draw_landscape}
+DRAW = {
+    research.NOISE: draw_noise,
+    research.ICS: partial(draw_probes, verdict=text.ics_text, figures_of=ics_figures),
+    research.LANDSCAPE: partial(draw_probes, verdict=text.landscape_text, figures_of=landscape_figures),
+}
 
 
 def draw(result: SeedResults, status: JobStatus) -> None:
