@@ -61,11 +61,20 @@ class JobRequest:
     """What a page submits: a hashable key (experiment name, configs, seeds), the job's work, its progress
     total (steps over all seeds), and steps x runs over all seeds for the server's budget."""
 
-    key: tuple
+    key: tuple  # (experiment name, configs of the first seed, seeds[, probe interval])
     work: Callable[[Job], Any] = field(compare=False)
     total: int
     steps: int
     runs: int
+    probe_every: int = 0  # steps between probes (0: not a probe experiment)
+
+    @property
+    def configs(self) -> tuple[TrainConfig, ...]:
+        return self.key[1]
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return self.key[2]
 
 
 def seeded_configs(configs: dict[str, TrainConfig], seed: int) -> dict[str, TrainConfig]:
@@ -93,7 +102,7 @@ def probed_request(probe: str, config: TrainConfig, seeds: int, every: int = 0, 
 
     work = live_work(lambda: SeededRun(make, chosen))
     key = (probe, tuple(configs.values()), chosen, every)
-    return JobRequest(key, work, config.steps * len(chosen), config.steps, len(configs) * len(chosen))
+    return JobRequest(key, work, config.steps * len(chosen), config.steps, len(configs) * len(chosen), every)
 
 
 def noise_configs(config: TrainConfig) -> dict[str, TrainConfig]:

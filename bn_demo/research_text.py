@@ -100,6 +100,14 @@ def training_caption(*, runs: int, steps: int, seeds: int, probes_every: int = 0
     return text + "."
 
 
+PRESS_RUN = "Press **▶ Run experiment**: the results appear here while it trains."
+SETTINGS_CHANGED = "The charts show your previous run; the settings have changed since. Press **▶ Run experiment**."
+
+
+def nothing_recorded(name: str) -> str:
+    return f"{label(name)} recorded no step before it stopped or diverged: nothing to draw for it."
+
+
 def diverged_warnings(per_seed: Sequence[Runs]) -> list[str]:
     """One line per diverged run, naming its seed: it is marked, left out of the numbers, never a crash."""
     return [

@@ -9,7 +9,7 @@ from bn_demo import figures, research_figures
 from bn_demo import research_text as text
 from bn_demo.jobs import JobStatus
 from bn_demo.seeds import SeedResults
-from bn_demo.style import PNG_CONFIG, label
+from bn_demo.style import PNG_CONFIG
 from lab_ui import live, papers
 from lab_ui.downloads import csv_download
 from lab_ui.nav import page_header
@@ -23,7 +23,7 @@ st.markdown(text.IOFFE_INTRO)
 live.require_data()
 settings = settings_panel(PAGE, papers.IOFFE_PARAMS)
 request = trainable(papers.ioffe_job, settings)
-configs = request.key[1]
+configs = request.configs
 timing = live.estimate(configs)
 st.caption(
     text.training_caption(
@@ -38,9 +38,9 @@ if st.button("▶ Run experiment", key="run", type="primary"):
 elif live.current(PAGE) is None:
     live.join(PAGE, request.key)  # trained by another student, or before a reload: show it at once
 if live.current(PAGE) is None:
-    st.info("Press **▶ Run experiment**: the curves appear here while it trains.")
+    st.info(text.PRESS_RUN)
 elif live.current_key(PAGE) != request.key:
-    st.info("The charts show your previous run; the settings have changed since. Press **▶ Run experiment**.")
+    st.info(text.SETTINGS_CHANGED)
 
 
 def percentile_panels(per_seed: list[dict]) -> None:
@@ -48,7 +48,7 @@ def percentile_panels(per_seed: list[dict]) -> None:
     runs = per_seed[0]
     drawn = {name: run for name, run in runs.items() if not run.layers.empty}
     for name in runs.keys() - drawn.keys():
-        st.caption(f"{label(name)} recorded no step before it stopped or diverged: nothing to draw for it.")
+        st.caption(text.nothing_recorded(name))
     if drawn:
         first = next(iter(drawn.values())).config
         st.plotly_chart(

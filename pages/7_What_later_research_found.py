@@ -35,18 +35,19 @@ intro = {
     research.LANDSCAPE: lambda: text.LANDSCAPE_INTRO,
 }
 st.markdown(intro[experiment]())
-every = 0 if experiment == research.NOISE else request.key[3]
 st.caption(
-    text.training_caption(runs=len(request.key[1]), steps=request.steps, seeds=settings["seeds"], probes_every=every)
+    text.training_caption(
+        runs=len(request.configs), steps=request.steps, seeds=len(request.seeds), probes_every=request.probe_every
+    )
 )
 if st.button("▶ Run experiment", key="run", type="primary"):
     live.start(page, request.key, request.work, request.steps, request.runs, request.total)
 elif live.current(page) is None:
     live.join(page, request.key)
 if live.current(page) is None:
-    st.info("Press **▶ Run experiment**: results appear here while it trains.")
+    st.info(text.PRESS_RUN)
 elif live.current_key(page) != request.key:
-    st.info("The charts show your previous run; the settings have changed since. Press **▶ Run experiment**.")
+    st.info(text.SETTINGS_CHANGED)
 
 
 def chart(fig) -> None:
