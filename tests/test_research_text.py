@@ -157,7 +157,7 @@ def test_noisy_bn_level_with_bn_and_above_no_bn_supports_the_paper():
     assert "moved 5.0× as much per step as no BN's and 10.0× as much as BN's" in finding.text
     assert "Noisy BN and BN: test accuracy within seed-to-seed noise" in finding.text
     assert "Noisy BN's test accuracy was higher than no BN's by 1.13 points, in 3 of 3 seeds" in finding.text
-    assert "stayed level with BN within seed noise and above no BN, as Santurkar et al. found" in finding.text
+    assert "stayed level with BN within seed-to-seed noise, and above no BN, as Santurkar et al. found" in finding.text
     above = {**LEVEL, "noisy_bn": [0.966, 0.967, 0.968]}
     assert "even ended above BN" in rt.noise_text(noise_seeds(above), layer=f.LAYER).text
 
