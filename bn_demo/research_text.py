@@ -193,27 +193,35 @@ def ioffe_findings(per_seed: Sequence[Runs], targets: Sequence[float] = TARGETS)
     lines = []
     for name in ("bn", "plain"):
         acc = Spread.of(_values(per_seed, name, research.final_accuracy))
-        reached = ", ".join(
-            f"{t:.0%} {_step_phrase([research.first_step_reaching(runs[name], t) for runs in per_seed])}"
-            for t in targets
-        )
         lines.append(
             f"- **{label(name)}**: final test accuracy {_pct(acc)} (all 10,000 test images, {seeds_phrase(acc.n)}); "
-            f"first reached {reached} (held-out evaluations)."
+            f"{_targets_phrase(per_seed, name, targets)} (held-out evaluations)."
         )
     gap = _gap(per_seed, "bn", "plain", research.final_accuracy, "ioffe_accuracy")
     race = race_text(per_seed, targets)
-    verdict = gap_sentence(gap, a="BN", b="no BN", quantity="final test accuracy")
+    verdict = gap_sentence(gap, a="BN", b="no BN", quantity="final test accuracy", fmt="{:.2%}")
     text = "\n".join(lines) + f"\n\n**Figure 1(a) in this run ({seeds_phrase(n)}):** {race.text}"
     text += (" " + verdict.text if verdict else "") + _diverged_note(per_seed)
     return Finding(text, {**verdict.numbers, **race.numbers, "seeds": float(n)})
+
+
+def _targets_phrase(per_seed: Sequence[Runs], name: str, targets: Sequence[float]) -> str:
+    """'first reached 90% at step 400 (median of 3 seeds), 95% in 2 of 3 seeds (…); never 97%'."""
+    phrases = {t: _step_phrase([research.first_step_reaching(runs[name], t) for runs in per_seed]) for t in targets}
+    reached = [f"{t:.0%} {p}" for t, p in phrases.items() if p != "never"]
+    never = [f"{t:.0%}" for t, p in phrases.items() if p == "never"]
+    if not reached:
+        return f"reached none of {join_and(never).replace(' and ', ' or ')}"
+    return f"first reached {', '.join(reached)}" + (
+        f"; never {join_and(never).replace(' and ', ' or ')}" if never else ""
+    )
 
 
 def _share_phrase(shares: Spread, net: str, fraction: float) -> str:
     if shares.n == 0:
         return f"{net} the median did not move enough to time"
     return (
-        f"{net} {shares.text('{:.0f}', scale=100.0)}% of the median's total movement had happened in the first "
+        f"{net} {shares.text('{:.0%}')} of the median's total movement had happened in the first "
         f"{fraction:.0%} of training"
     )
 
@@ -353,7 +361,7 @@ def noise_text(per_seed: Sequence[Runs], layer: int) -> Finding:
     vs_bn = _gap(per_seed, "noisy_bn", "bn", research.final_accuracy, "noise_accuracy")
     vs_plain = _gap(per_seed, "noisy_bn", "plain", research.final_accuracy, "noise_accuracy")
     for gap, other in ((vs_bn, "BN"), (vs_plain, "no BN")):
-        sentence = gap_sentence(gap, a="noisy BN", b=other, quantity="test accuracy")
+        sentence = gap_sentence(gap, a="noisy BN", b=other, quantity="test accuracy", fmt="{:.2%}")
         if sentence:
             parts.append(_capital(sentence.text))
             numbers[f"gap_vs_{'bn' if other == 'BN' else 'plain'}"] = gap.gap.mean

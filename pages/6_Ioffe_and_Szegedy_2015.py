@@ -55,8 +55,8 @@ def percentile_panels(per_seed: list[dict]) -> None:
             figures.percentile_bands(
                 drawn,
                 LAYER,
-                f"Figure 1(b, c): layer {LAYER}, unit {first.tracked_unit}, input of the sigmoid (15th, 50th, 85th "
-                f"pct), seed {first.seed}",
+                f"Figure 1(b, c): a sigmoid's input<br><sup>layer {LAYER}, unit {first.tracked_unit}, seed "
+                f"{first.seed}: 15th, 50th and 85th percentiles</sup>",
             ),
             width="stretch",
             config=PNG_CONFIG,
@@ -86,7 +86,7 @@ def draw(result: SeedResults, status: JobStatus) -> None:
     if finished and (findings := text.ioffe_findings(per_seed)):
         st.markdown(findings.text)
     st.plotly_chart(
-        research_figures.accuracy_curves(per_seed, "Figure 1(a): held-out test loss and accuracy"),
+        research_figures.accuracy_curves(per_seed, "Figure 1(a): held-out loss and accuracy"),
         width="stretch",
         config=PNG_CONFIG,
     )

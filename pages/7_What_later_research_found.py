@@ -71,11 +71,13 @@ def draw_noise(per_seed: list[dict], finished: bool) -> None:
     shown = {name: run for name, run in per_seed[0].items() if not run.layers.empty}
     if shown:
         seed = next(iter(shown.values())).config.seed
-        title = f"Layer {LAYER}: input of the sigmoid, tracked unit (15/50/85th pct), seed {seed}"
+        title = (
+            f"A sigmoid's input<br><sup>layer {LAYER}, tracked unit, seed {seed}: 15th, 50th, 85th percentiles</sup>"
+        )
         chart(figures.percentile_bands(shown, LAYER, title))
     if finished:
         tables = [research.stability(runs, LAYER) for runs in per_seed]
-        chart(research_figures.stability_bars(tables, "jitter", f"Layer {LAYER}: how much the input moves per step"))
+        chart(research_figures.stability_bars(tables, "jitter", f"How much the input moves per step (layer {LAYER})"))
         frames = [r.evals.assign(run=n, seed=r.config.seed) for runs in per_seed for n, r in runs.items()]
         stacked_csv(frames, "evals", "evaluations")
 

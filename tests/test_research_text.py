@@ -67,6 +67,11 @@ def test_ioffe_verdict_names_bn_higher_only_beyond_the_seeds_spread():
     text = rt.ioffe_findings(ahead).text
     assert "BN's final test accuracy was higher than no BN's by 0.60 points, in 3 of 3 seeds" in text
     assert "97.60% ± 0.10%" in text and "all 10,000 test images" in text
+    assert "reached none of 90%, 95% or 97% (held-out evaluations)" in text
+    reaching = f.seeds({"bn": [0.976, 0.977, 0.975], "plain": [0.970, 0.971, 0.969]}, evals=EVALS_BN_FIRST)
+    assert "first reached 90% at step 100 (median of 3 seeds), 95% at step 200 (median of 3 seeds); never 97%" in (
+        rt.ioffe_findings(reaching).text
+    )
     behind = f.seeds({"bn": [0.970, 0.971, 0.969], "plain": [0.976, 0.977, 0.975]})
     assert "was lower than no BN's by 0.60 points" in rt.ioffe_findings(behind).text
     mixed = f.seeds({"bn": [0.976, 0.970, 0.975], "plain": [0.970, 0.975, 0.969]})  # BN behind in one seed
