@@ -39,6 +39,13 @@ LANDSCAPE_AXES = {
 BAND_NOTE = "lines: mean over seeds; shading: min–max over seeds"
 
 
+def subtitled(fig: go.Figure, title: str, note: str, x_title: str, y_title: str, height: int = 380) -> go.Figure:
+    """style.titled with a second, smaller title line saying how the curves were aggregated, and room for it
+    above the panels' own titles."""
+    titled(fig, f"{title}<br><sup>{note}</sup>", x_title, y_title, height=height)
+    return fig.update_layout(margin={"t": 100})
+
+
 def _names(per_seed: Sequence[Runs]) -> list[str]:
     return list(dict.fromkeys(name for runs in per_seed for name in runs))
 
@@ -46,7 +53,7 @@ def _names(per_seed: Sequence[Runs]) -> list[str]:
 def accuracy_curves(per_seed: Sequence[Runs], title: str) -> go.Figure:
     """Held-out loss (log scale) and accuracy at every evaluation, per net: mean over seeds with its band."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Held-out loss", "Held-out accuracy"), horizontal_spacing=0.1)
-    titled(fig, f"{title}<br><sup>{BAND_NOTE}</sup>", STEP_AXIS, "", height=420)
+    subtitled(fig, title, BAND_NOTE, STEP_AXIS, "", height=420)
     losses = []
     for name in _names(per_seed):
         frames = [test_evals(runs[name]) for runs in per_seed if name in runs]
@@ -86,7 +93,7 @@ def stability_bars(tables: Sequence[pd.DataFrame], measure: str, title: str) -> 
         )
     y_title = "mean |change| between recorded steps" if measure == "jitter" else "range of the running mean"
     note = "bars: mean over seeds; whiskers: min–max" if len(tables) > 1 else "one seed"
-    titled(fig, f"{title}<br><sup>{note}</sup>", "statistic of the nonlinearity's input", y_title)
+    subtitled(fig, title, note, "statistic of the nonlinearity's input", y_title)
     fig.update_layout(barmode="group", hovermode="closest")
     return fig
 
@@ -100,7 +107,7 @@ def ics_lines(probes: Sequence[pd.DataFrame], measure: str, title: str) -> go.Fi
     output = all_layers[-1] if all_layers else 0
     titles = [f"layer {layer}" + (" (output)" if layer == output else "") for layer in layers]
     fig = make_subplots(rows=1, cols=len(layers), subplot_titles=titles, shared_yaxes=True, horizontal_spacing=0.04)
-    legend_below(titled(fig, f"{title}<br><sup>{BAND_NOTE}</sup>", STEP_AXIS, "", height=380))
+    legend_below(subtitled(fig, title, BAND_NOTE, STEP_AXIS, "", height=380))
     runs = list(dict.fromkeys(r for p in tables for r in p["run"]))
     for col, layer in enumerate(layers, start=1):
         for run in runs:
@@ -116,7 +123,7 @@ def landscape_figure(bands: Sequence[pd.DataFrame], title: str) -> go.Figure:
     band from the mean over seeds of its minimum to the mean of its maximum."""
     fig = make_subplots(rows=1, cols=len(QUANTITIES), subplot_titles=list(QUANTITIES.values()), horizontal_spacing=0.1)
     note = "means over seeds" if len(bands) > 1 else "one seed"
-    titled(fig, f"{title}<br><sup>{note}</sup>", STEP_AXIS, "", height=400)  # first: a blank y title wipes the rest
+    subtitled(fig, title, note, STEP_AXIS, "", height=400)  # first: a blank y title would wipe the panels' ones
     tables = [b for b in bands if len(b)]
     runs = list(dict.fromkeys(r for b in tables for r in b["run"]))
     loss_values = []

@@ -23,6 +23,7 @@ TARGETS = (0.90, 0.95, 0.97)  # page 6: who reached these held-out accuracies fi
 EARLY_TARGET = 0.8  # page 7: how fast each run leaves the sigmoid net's early plateau
 MIN_RECORDS = 20  # fewer recorded steps cannot time a drift (the smoothing window alone is a twentieth)
 MIN_PROBES = 3  # fewer probes per run give no median worth a sentence
+PLATEAU_ACCURACY = 0.5  # below this, the sigmoid net without BN has not left its early plateau (10% is chance)
 ICS_TEXT_MEASURES = ("relative", "cosine", "l2", "grad_norm")
 # One seed's spread (sd across seeds) of each quantity a verdict compares, for a one-seed run, which cannot
 # measure its own: measured by `python -m bn_demo report` (docs/results.json, "spread"), 5 seeds at the pages'
@@ -48,6 +49,11 @@ def join_and(words: Sequence[str]) -> str:
 
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def in_every_seed(n: int) -> str:
+    """' in all 3 seeds', ' in both seeds', or nothing for one seed."""
+    return "" if n == 1 else " in both seeds" if n == 2 else f" in all {n} seeds"
 
 
 def finished_seeds(per_seed: Sequence[Runs]) -> list[Runs]:
@@ -161,7 +167,7 @@ def race_text(per_seed: Sequence[Runs], targets: Sequence[float] = TARGETS) -> F
                 if b is None or p < b
                 else "tie"
             )
-        every = "" if n == 1 else f" in all {n} seeds"
+        every = in_every_seed(n)
         counts = {w: winners.count(w) for w in ("bn", "plain", "tie", "neither")}
         numbers.update({f"{target:g}_{w}": float(k) for w, k in counts.items()})
         if counts["neither"] == n:
@@ -309,8 +315,8 @@ ICS_INTRO = (
     "G′ after the layers before it took their SGD step on the same batch. We measure the change three ways: the "
     "paper's ‖G − G′‖ and cos(G, G′), and the relative change ‖G − G′‖ / ‖G‖. The absolute ‖G − G′‖ grows with the "
     "size of the gradient itself: a net whose gradients are twice as large shows twice the change for the same "
-    "relative shift. BN's gradients are larger here, so we decide from the two scale-free measures (relative change "
-    "lower and cosine closer to 1 means less shift)."
+    "relative shift. When the two nets' gradients differ in size, only the two scale-free measures compare them, so "
+    "the verdict rests on those (relative change lower and cosine closer to 1: less shift)."
 )
 ICS_PAPER = (
     "Santurkar et al. measured ‖G − G′‖ and cos(G, G′) on a VGG network and a deep linear network (DLN) and wrote: "
@@ -448,7 +454,7 @@ def ics_text(per_seed: Sequence[research.ProbedRuns]) -> Finding:
     numbers.update(reduced=float(counts.count("reduced")), increased=float(counts.count("increased")), seeds=float(n))
     text = f"Medians over probes, {seeds_phrase(n)}:\n" + "\n".join(lines)
     if any(parts):
-        text += "\n\n**In this run:** " + " ".join(p for p in parts if p)
+        text += "\n\n**In this run:** " + " ".join(p for p in parts if p) + plateau_note(per_seed)
     return Finding(text, numbers)
 
 
@@ -507,6 +513,19 @@ def _absolute_sentence(per_seed: Sequence[research.ProbedRuns], layer: int) -> s
     )
 
 
+def plateau_note(per_seed: Sequence[research.ProbedRuns]) -> str:
+    """A warning when no BN has not left the sigmoid net's early plateau (final accuracy below PLATEAU_ACCURACY):
+    its loss is flat there, which reads as a smooth, unshifting landscape without saying anything about BN."""
+    accuracy = Spread.of([research.final_accuracy(p.runs["plain"]) for p in per_seed if "plain" in p.runs])
+    if not accuracy.n or accuracy.mean >= PLATEAU_ACCURACY:
+        return ""
+    return (
+        f" Caution: no BN had not left its early plateau (test accuracy {accuracy.mean:.0%}); on a plateau the loss "
+        "is flat and the gradients tiny, which these measures read as smooth and unshifting. Train longer (the "
+        "default is 3,000 steps) to compare two nets that both learn."
+    )
+
+
 def landscape_verdict(loss_range: str, smoothness: str) -> str:
     """Smoother with BN only when both the loss range and L are lower with BN beyond the seeds' spread."""
     if (loss_range, smoothness) == ("lower", "lower"):
@@ -546,7 +565,7 @@ def landscape_text(per_seed: Sequence[research.ProbedRuns]) -> Finding:
     for k, what in (("loss_range", "loss range"), ("smoothness", "L")):
         gap = gaps[k]
         if gap.outcome in words:
-            every = f" in all {gap.n} seeds" if gap.n > 1 else ""
+            every = in_every_seed(gap.n)
             said.append(f"BN's {what} was {words[gap.outcome][k == 'smoothness']} than no BN's{every}")
         elif gap.outcome == "noise":
             said.append(f"BN's {what} was within seed-to-seed noise of no BN's")
@@ -554,5 +573,5 @@ def landscape_text(per_seed: Sequence[research.ProbedRuns]) -> Finding:
     numbers = {f"{k}_gap": g.gap.mean for k, g in gaps.items()} | {"seeds": float(n)}
     text = f"Medians over probes, {seeds_phrase(n)}:\n" + "\n".join(lines)
     if said:
-        text += f"\n\n**In this run** {join_and(said)}: {verdict}"
+        text += f"\n\n**In this run:** {join_and(said)}: {verdict}" + plateau_note(per_seed)
     return Finding(text, numbers)

@@ -97,6 +97,11 @@ def landscape_probes(values: dict[tuple[str, str], tuple[float, float]], probes:
     return pd.DataFrame(rows)
 
 
-def probed(probe_table: pd.DataFrame, *, diverged: str | None = None, seed: int = 0) -> ProbedRuns:
-    runs = {name: run(name, seed=seed, diverged_at=5 if name == diverged else None) for name in ("bn", "plain")}
+def probed(probe_table: pd.DataFrame, *, diverged: str | None = None, seed: int = 0, plain: float = 0.95) -> ProbedRuns:
+    """Probed BN and no BN runs of one seed (no BN's final accuracy `plain`), the probes as given."""
+    accuracy = {"bn": 0.95, "plain": plain}
+    runs = {
+        name: run(name, seed=seed, accuracy=accuracy[name], diverged_at=5 if name == diverged else None)
+        for name in ("bn", "plain")
+    }
     return ProbedRuns(runs, probe_table)

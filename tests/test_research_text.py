@@ -292,3 +292,14 @@ def test_every_number_quoted_is_finite_or_says_n_a():
     ):
         assert "nan" not in finding.text.lower() and "inf" not in finding.text
         assert all(math.isfinite(v) for v in finding.numbers.values())
+
+
+def test_a_no_bn_net_still_on_its_plateau_is_flagged_not_read_as_smooth():
+    reduced = ics((0.13, 0.60, 0.90, 0.20), (0.09, 0.70, 0.80, 0.13))
+    smooth = landscape(0.1, 0.3, 1.3, 2.0)
+    for stuck in (rt.PLATEAU_ACCURACY - 0.01, rt.PLATEAU_ACCURACY + 0.01):
+        for verdict, per_seed in ((rt.ics_text, reduced), (rt.landscape_text, smooth)):
+            runs = [f.probed(p.probes, seed=i, plain=stuck) for i, p in enumerate(per_seed)]
+            flagged = "had not left its early plateau" in verdict(runs).text
+            assert flagged == (stuck < rt.PLATEAU_ACCURACY)
+    assert "in both seeds" in rt.landscape_text(smooth[:2]).text
