@@ -115,6 +115,8 @@ def ics_lines(probes: Sequence[pd.DataFrame], measure: str, title: str) -> go.Fi
             for trace in seed_band(band(frames, "step", measure), "step", run, showlegend=col == 1):
                 fig.add_trace(trace, row=1, col=col)
     fig.update_yaxes(title_text=ICS_LABELS.get(measure, measure), row=1, col=1)
+    fig.update_xaxes(title_text="")  # one step-axis title under the middle panel: narrow panels had one each
+    fig.update_xaxes(title_text=STEP_AXIS, row=1, col=(len(layers) + 1) // 2)
     return fig
 
 
