@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from bn_demo import figures
 from bn_demo.figures import STEP_AXIS, test_evals
 from bn_demo.landscape import QUANTITIES
 from bn_demo.results import RunResult
@@ -65,6 +66,14 @@ def accuracy_curves(per_seed: Sequence[Runs], title: str) -> go.Figure:
     fig.update_yaxes(log_axis(losses), title_text="loss (nats per example, log scale)", row=1, col=1)
     fig.update_yaxes(title_text="accuracy (% correct)", tickformat=".0%", range=[0, 1.02], row=1, col=2)
     return legend_below(fig)
+
+
+def sigmoid_input(runs: Runs, layer: int, title: str) -> go.Figure:
+    """Ioffe & Szegedy's Figure 1(b, c) for one seed's runs: the tracked unit's nonlinearity input (15th, 50th
+    and 85th percentiles) per net, under `title` and a line naming the unit and the seed."""
+    config = next(iter(runs.values())).config
+    note = f"layer {layer}, unit {config.tracked_unit}, seed {config.seed}: 15th, 50th and 85th percentiles"
+    return figures.percentile_bands(runs, layer, f"{title}<br><sup>{note}</sup>").update_layout(margin={"t": 100})
 
 
 def stability_bars(tables: Sequence[pd.DataFrame], measure: str, title: str) -> go.Figure:

@@ -5,7 +5,7 @@ sigmoid (15th, 50th, 85th percentiles) over steps. Every sentence comes from bn_
 import pandas as pd
 import streamlit as st
 
-from bn_demo import figures, research_figures
+from bn_demo import research_figures
 from bn_demo import research_text as text
 from bn_demo.jobs import JobStatus
 from bn_demo.seeds import SeedResults
@@ -50,17 +50,8 @@ def percentile_panels(per_seed: list[dict]) -> None:
     for name in runs.keys() - drawn.keys():
         st.caption(text.nothing_recorded(name))
     if drawn:
-        first = next(iter(drawn.values())).config
-        st.plotly_chart(
-            figures.percentile_bands(
-                drawn,
-                LAYER,
-                f"Figure 1(b, c): a sigmoid's input<br><sup>layer {LAYER}, unit {first.tracked_unit}, seed "
-                f"{first.seed}: 15th, 50th and 85th percentiles</sup>",
-            ),
-            width="stretch",
-            config=PNG_CONFIG,
-        )
+        chart = research_figures.sigmoid_input(drawn, LAYER, "Figure 1(b, c): a sigmoid's input")
+        st.plotly_chart(chart, width="stretch", config=PNG_CONFIG)
 
 
 def downloads(per_seed: list[dict]) -> None:

@@ -8,7 +8,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from bn_demo import figures, research, research_figures
+from bn_demo import research, research_figures
 from bn_demo import research_text as text
 from bn_demo.jobs import JobStatus
 from bn_demo.seeds import SeedResults
@@ -70,11 +70,7 @@ def draw_noise(per_seed: list[dict], finished: bool) -> None:
     chart(research_figures.accuracy_curves(per_seed, "BN, no BN and noisy BN"))
     shown = {name: run for name, run in per_seed[0].items() if not run.layers.empty}
     if shown:
-        seed = next(iter(shown.values())).config.seed
-        title = (
-            f"A sigmoid's input<br><sup>layer {LAYER}, tracked unit, seed {seed}: 15th, 50th, 85th percentiles</sup>"
-        )
-        chart(figures.percentile_bands(shown, LAYER, title))
+        chart(research_figures.sigmoid_input(shown, LAYER, "A sigmoid's input"))
     if finished:
         tables = [research.stability(runs, LAYER) for runs in per_seed]
         chart(research_figures.stability_bars(tables, "jitter", f"How much the input moves per step (layer {LAYER})"))

@@ -89,3 +89,10 @@ def test_landscape_figure_bands_are_the_mean_min_and_max_over_seeds():
     upper, lower = fig.data[0], fig.data[1]
     assert list(upper.y) == [2.5, 12.5] and list(lower.y) == [1.5, 11.5] and lower.fill == "tonexty"
     assert "means over seeds" in fig.layout.title.text and "L =" in fig.layout.yaxis3.title.text
+
+
+def test_sigmoid_input_names_the_unit_and_the_seed_it_draws():
+    runs = {name: f.run(name, seed=7, percentiles=None) for name in ("bn", "plain")}
+    fig = rf.sigmoid_input(runs, f.LAYER, "t")
+    assert "layer 3, unit 0, seed 7" in fig.layout.title.text and fig.layout.margin.t == 100
+    assert [a.text for a in fig.layout.annotations] == [LABELS["bn"], LABELS["plain"]]
