@@ -27,7 +27,7 @@ COLUMNS = ["multiplier", "step_size", "loss", "grad_change", "smoothness"]
 QUANTITIES = {
     "loss": "loss along the gradient",
     "grad_change": "gradient change",
-    "smoothness": "L (smoothness): change / distance",
+    "smoothness": "L (smoothness)",
 }
 
 
