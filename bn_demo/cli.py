@@ -257,6 +257,11 @@ def _fail(message: str) -> int:
 
 
 def run(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:  # the README's numbers: bn_demo.report has its own options
+        from bn_demo.report import main
+
+        return main(argv[1:])
     args = build_parser().parse_args(argv)  # exits 2 with a one-line usage error on a bad option
     try:
         config, configs = seed_configs(args)

@@ -5,8 +5,11 @@ moved. For layer i on batch (x, y),
     G  = dL/dW_i at the current parameters W_1 .. W_k,
     G' = dL/dW_i at W_1 - lr*dL/dW_1, .., W_{i-1} - lr*dL/dW_{i-1}, W_i, .., W_k
 
-(the earlier layers take their SGD step, same batch, same lr; layer i and later stay put), and the shift
-is ||G - G'||_2 and cos(G, G'). Layer 1 has nothing before it, so its shift is 0 by definition.
+(the earlier layers take their SGD step, same batch, same lr; layer i and later stay put). The shift is
+measured three ways: the paper's ||G - G'||_2 and cos(G, G'), and the relative change ||G - G'|| / ||G||.
+The absolute change grows with the size of the gradient itself (a net whose gradients are twice as large
+shows twice the change for the same relative shift), so only the relative change and the cosine compare
+nets whose gradients differ in size, as BN's and no BN's do. Layer 1 has nothing before it: its shift is 0.
 
 A "layer" is one hidden block (its Linear, and its BN's scale and shift, all of which step), or the
 output Linear; G is the gradient of its Linear's weight matrix. Everything runs inside
@@ -24,7 +27,8 @@ from torch import nn
 from bn_demo.models import MLP, NoisyBatchNorm1d
 from bn_demo.train import preserved_state
 
-COLUMNS = ["layer", "l2", "cosine", "grad_norm"]
+COLUMNS = ["layer", "l2", "relative", "cosine", "grad_norm"]
+MEASURES = ("l2", "relative", "cosine")  # the three ways; the last two are scale-free
 
 
 def layers(model: MLP) -> list[nn.Module]:
@@ -54,7 +58,8 @@ def batch_loss(model: MLP, x: torch.Tensor, y: torch.Tensor, noise: FixedNoise) 
 
 
 def measure_ics(model: MLP, x: torch.Tensor, y: torch.Tensor, lr: float) -> pd.DataFrame:
-    """One row per layer (1-based): l2 = ||G - G'||, cosine = cos(G, G'), grad_norm = ||G||."""
+    """One row per layer (1-based): l2 = ||G - G'||, relative = ||G - G'|| / ||G||, cosine = cos(G, G'),
+    grad_norm = ||G||."""
     all_layers = layers(model)
     weights = [layer_weight(layer) for layer in all_layers]
     rows = []
@@ -71,13 +76,15 @@ def measure_ics(model: MLP, x: torch.Tensor, y: torch.Tensor, lr: float) -> pd.D
                 (shifted,) = torch.autograd.grad(batch_loss(model, x, y, noise), [weight])
             else:
                 shifted = grads[weight]
-            rows.append((i + 1, *_compare(grads[weight], shifted)))
+            rows.append((i + 1, *gradient_shift(grads[weight], shifted)))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _compare(g: torch.Tensor, shifted: torch.Tensor) -> tuple[float, float, float]:
-    """||g - shifted||, cos(g, shifted) and ||g||, in float64 so that identical gradients give 0 and 1."""
+def gradient_shift(g: torch.Tensor, shifted: torch.Tensor) -> tuple[float, float, float, float]:
+    """||g - shifted||, that over ||g||, cos(g, shifted) and ||g||, in float64 so that identical gradients
+    give 0, 0 and 1 (NaN where a zero gradient leaves a ratio undefined)."""
     g, shifted = g.double().flatten(), shifted.double().flatten()
     norm, norm2 = torch.linalg.vector_norm(g), torch.linalg.vector_norm(shifted)
     cosine = (g @ shifted / (norm * norm2)).item() if norm * norm2 > 0 else float("nan")
-    return torch.linalg.vector_norm(g - shifted).item(), cosine, norm.item()
+    l2 = torch.linalg.vector_norm(g - shifted).item()
+    return l2, l2 / norm.item() if norm > 0 else float("nan"), cosine, norm.item()

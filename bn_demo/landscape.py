@@ -6,7 +6,8 @@ the current parameters w, step along the gradient g by several step sizes s and 
 - the gradient change ||grad L(w - s*g) - g||: "gradient predictiveness" (small: the gradient here
   still says where to go a step further);
 - the ratio of that change to the distance moved, ||grad change|| / ||s*g||, whose maximum over the
-  steps is the "effective beta-smoothness" (an empirical Lipschitz constant of the gradient).
+  steps is the paper's "effective beta-smoothness", an empirical Lipschitz constant of the gradient. We
+  call it L (smoothness): on the home page beta is BN's shift.
 
 All on the training batch (x, y), in training mode (BN on batch statistics), over every parameter, with
 noisy BN's noise drawn identically for every pass, inside train.preserved_state: the model is unchanged.
@@ -22,11 +23,11 @@ from bn_demo.models import MLP
 from bn_demo.train import preserved_state
 
 MULTIPLIERS = (0.25, 0.5, 1.0, 2.0, 4.0)  # step sizes probed, as multiples of the learning rate
-COLUMNS = ["multiplier", "step_size", "loss", "grad_change", "beta"]
+COLUMNS = ["multiplier", "step_size", "loss", "grad_change", "smoothness"]
 QUANTITIES = {
     "loss": "loss along the gradient",
     "grad_change": "gradient change",
-    "beta": "change / distance moved (β)",
+    "smoothness": "L (smoothness)",
 }
 
 

@@ -1,6 +1,6 @@
 """The note's network, Linear(784,256) -> BatchNorm1d(256) -> ReLU -> Linear(256,10), generalised
 just enough for the lessons: any number of hidden layers, three activations, BN before or after
-the activation, no BN, or BN followed by an injected shift (Santurkar et al.'s "noisy BN").
+the activation, no BN, or BN followed by injected noise (Santurkar et al.'s "noisy BN").
 
 Each hidden block keeps a reference to the tensor that enters its nonlinearity (and to BN's input),
 so the trainer can record their statistics without hooks or copies.
@@ -44,27 +44,47 @@ class BatchNorm1d(nn.BatchNorm1d):
 
 
 class NoisyBatchNorm1d(BatchNorm1d):
-    """BatchNorm whose output is then scaled and shifted by noise redrawn at every training step:
-    y = s_t * BN(x) + m_t with, per unit j, m_t,j ~ U(-a, a) and s_t,j ~ U(1, 1 + a), a = noise_scale.
+    """BatchNorm followed by Santurkar et al.'s (2018, section 2.1) noise: "we perturb each activation for each
+    sample in the batch using i.i.d. noise sampled from a non-zero mean and non-unit variance distribution. We
+    emphasize that this noise distribution changes at each time step". The paper's main text does not give the
+    law; ours, with a = noise_scale, is a scale and a shift for every example i and unit j:
 
-    It re-creates, on purpose, the very covariate shift BN is said to remove. Eval mode adds no noise.
+        y_ij = s_ij * BN(x)_ij + m_ij
+
+    - the step's distribution, redrawn at every training step t, per unit j:
+      shift mean mu_tj ~ U(-a, a) and scale mean nu_tj ~ U(1, 1 + a);
+    - then, i.i.d. per example and unit given the step's distribution:
+      m_ij ~ U(mu_tj - a/2, mu_tj + a/2) and s_ij ~ U(nu_tj - a/2, nu_tj + a/2)
+      (mean mu_tj, nu_tj; variance a^2/12 each).
+
+    Over steps, E[m] = 0, Var[m] = a^2/3 + a^2/12 = 5a^2/12, E[s] = 1 + a/2, Var[s] = a^2/12 + a^2/12 = a^2/6.
+    Eval mode applies the noise's expectation, y = E[s] * BN(x) + E[m] = (1 + a/2) * BN(x) with running
+    statistics (as dropout does), so the net is evaluated as it was trained on average; a = 0 is plain BN.
     """
 
     def __init__(self, num_features: int, noise_scale: float, seed: int) -> None:
         super().__init__(num_features)
         self.noise_scale = noise_scale
         self.noise_generator = torch.Generator().manual_seed(seed + 7919)
-        self.last_shift = torch.zeros(num_features)
-        self.last_scale = torch.ones(num_features)
+        self.shift_mean = torch.zeros(num_features)  # mu_t: the last step's distribution
+        self.scale_mean = torch.ones(num_features)  # nu_t
+        self.last_shift = torch.zeros(1, num_features)  # m: (B, U) of the last training-mode pass
+        self.last_scale = torch.ones(1, num_features)  # s
+
+    @property
+    def expected_scale(self) -> float:
+        """E[s] = 1 + a/2 (and E[m] = 0): what eval mode multiplies BN's output by."""
+        return 1 + self.noise_scale / 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, num_features)
         y = super().forward(x)
         if not self.training:
-            return y
-        a = self.noise_scale
-        u = torch.rand(2, self.num_features, generator=self.noise_generator)
-        self.last_shift = (2 * u[0] - 1) * a
-        self.last_scale = 1 + u[1] * a
+            return y * self.expected_scale
+        a, g = self.noise_scale, self.noise_generator
+        step = torch.rand(2, self.num_features, generator=g)
+        self.shift_mean, self.scale_mean = (2 * step[0] - 1) * a, 1 + step[1] * a
+        within = (torch.rand(2, *y.shape, generator=g) - 0.5) * a  # U(-a/2, a/2), per example and unit
+        self.last_shift, self.last_scale = self.shift_mean + within[0], self.scale_mean + within[1]
         return y * self.last_scale + self.last_shift
 
 

@@ -1,144 +1,92 @@
-"""Lesson: Ioffe & Szegedy (2015), Figure 1 — their MNIST network trained with and without BN (paired): test
-accuracy over training, and the input of one last-layer sigmoid (15th, 50th, 85th percentiles) over steps."""
+"""Lesson: Ioffe & Szegedy (2015), Figure 1 — their MNIST network trained with and without BN, paired within
+each seed: held-out accuracy over training (mean and min–max over seeds), and the input of one last-layer
+sigmoid (15th, 50th, 85th percentiles) over steps. Every sentence comes from bn_demo.research_text."""
 
-import numpy as np
+import pandas as pd
 import streamlit as st
 
-from bn_demo import figures, research
-from bn_demo.jobs import JobStatus, training_work
-from bn_demo.presets import IOFFE_2015
-from bn_demo.results import RunResult
-from bn_demo.style import PNG_CONFIG, label
-from bn_demo.train import compare_configs
-from lab_ui import comparison, live
+from bn_demo import research_figures
+from bn_demo import research_text as text
+from bn_demo.jobs import JobStatus
+from bn_demo.seeds import SeedResults
+from bn_demo.style import PNG_CONFIG
+from lab_ui import live, papers
+from lab_ui.downloads import csv_download
 from lab_ui.nav import page_header
-from lab_ui.params import Param, build_or_stop, settings_panel
+from lab_ui.params import build_or_stop, settings_panel
 
-PAGE = "ioffe"
-LAYER = len(IOFFE_2015.hidden)  # the last hidden layer, as in the paper's Figure 1(b, c)
-TARGETS = (0.90, 0.95, 0.97)
+PAGE = papers.IOFFE_PAGE
+LAYER = papers.LAYER
 
 page_header("Ioffe & Szegedy (2015): the claim", "Ioffe & Szegedy 2015")
-st.markdown(
-    "BatchNorm's paper argues that BN helps because it reduces **internal covariate shift**: the distribution of "
-    "each layer's inputs changes as the layers below learn, and BN holds it steady. Its MNIST experiment "
-    "(section 4.1): 784-100-100-100-10, sigmoid units, small Gaussian initial weights, minibatches of 60, plain "
-    "SGD. Figure 1 shows (a) BN reaching higher test accuracy sooner and (b, c) the 15th, 50th and 85th percentiles "
-    "of one last-layer sigmoid's input drifting without BN and steadier with BN. Here the same network trains "
-    "with and without BN, paired (same initial weights, same minibatches). The paper does not give its learning "
-    "rate or weight scale; ours are below."
-)
+st.markdown(text.IOFFE_INTRO)
 live.require_data()
-settings = settings_panel(
-    PAGE,
-    [
-        Param("steps", "Training steps", IOFFE_2015.steps, low=10, high=comparison.MAX_STEPS, help="Paper: 50,000"),
-        comparison.IOFFE_LR,
-        Param("init_std", "Gaussian init std", IOFFE_2015.init_std, options=(0.01, 0.02, 0.05, 0.1, 0.2)),
-        Param("unit", "Tracked unit of layer 3", 0, low=0, high=IOFFE_2015.hidden[-1] - 1),
-        Param("seed", "Seed", 0, low=0, high=10_000, help="Same seed: same initial weights and minibatches"),
-    ],
-)
-base = build_or_stop(
-    IOFFE_2015.with_,
-    steps=settings["steps"],
-    lr=settings["lr"],
-    init_std=settings["init_std"],
-    tracked_unit=settings["unit"],
-    seed=settings["seed"],
-)
-configs = compare_configs(base)
-timing = live.estimate(tuple(configs.values()))
-total = timing.total_seconds
+settings = settings_panel(PAGE, papers.IOFFE_PARAMS)
+request = build_or_stop(papers.ioffe_job, settings)
+configs = request.configs
+timing = live.estimate(configs)
 st.caption(
-    f"Trains 2 runs × {base.steps:,} steps, paired: about {f'{total:,.0f} s' if total >= 1 else 'a second'} on "
-    f"this server (a trial just now took {1000 * timing.step_seconds:.1f} ms per paired step and "
-    f"{1000 * timing.eval_seconds:.0f} ms per evaluation, {timing.evaluations} of them; other users' runs slow "
-    "it down)."
+    text.training_caption(
+        runs=len(configs),
+        steps=request.steps,
+        seeds=settings["seeds"],
+        seconds=timing.total_seconds * settings["seeds"],
+    )
 )
 if st.button("▶ Run experiment", key="run", type="primary"):
-    live.start(PAGE, tuple(configs.values()), training_work(configs), base.steps, len(configs), base.steps)
+    live.start(PAGE, request.key, request.work, request.steps, request.runs, request.total)
+elif live.current(PAGE) is None:
+    live.join(PAGE, request.key)  # trained by another student, or before a reload: show it at once
 if live.current(PAGE) is None:
-    st.info("Press **▶ Run experiment**: the curves appear here while it trains.")
+    st.info(text.PRESS_RUN)
+elif live.current_key(PAGE) != request.key:
+    st.info(text.SETTINGS_CHANGED)
 
 
-def step_text(step: int | None) -> str:
-    return "never" if step is None else f"at step {step:,}"
+def percentile_panels(per_seed: list[dict]) -> None:
+    """Figure 1(b, c) for the first seed (a typical unit, as in the paper); a run that recorded nothing is named."""
+    runs = per_seed[0]
+    drawn = {name: run for name, run in runs.items() if not run.layers.empty}
+    for name in runs.keys() - drawn.keys():
+        st.caption(text.nothing_recorded(name))
+    if drawn:
+        chart = research_figures.sigmoid_input(drawn, LAYER, "Figure 1(b, c): a sigmoid's input")
+        st.plotly_chart(chart, width="stretch", config=PNG_CONFIG)
 
 
-def findings(runs: dict[str, RunResult]) -> str:
-    """What this run shows, each sentence built from its numbers."""
-    reached = {name: {t: research.first_step_reaching(run, t) for t in TARGETS} for name, run in runs.items()}
-    lines = [
-        f"- **{label(name)}**: final test accuracy {run.test_accuracy:.2%}; first reached "
-        + ", ".join(f"{t:.0%} {step_text(reached[name][t])}" for t in TARGETS)
-        + " (held-out evaluations)."
-        for name, run in runs.items()
-    ]
-    acc_bn, acc_plain = runs["bn"].test_accuracy, runs["plain"].test_accuracy
-    verdict = (
-        research.race_text(reached["bn"], reached["plain"], runs["bn"].steps)
-        + f" BN ended {'higher' if acc_bn > acc_plain else 'not higher'} ({acc_bn:.2%} vs {acc_plain:.2%})."
-    )
-    return "\n".join(lines) + f"\n\n**Figure 1(a) in this run:** {verdict}"
+def downloads(per_seed: list[dict]) -> None:
+    cols = st.columns(2)
+    for col, table in zip(cols, ("evals", "layers"), strict=True):
+        frames = [
+            run.tables[table].assign(run=name, seed=run.config.seed)
+            for runs in per_seed
+            for name, run in runs.items()
+            if table in run.tables
+        ]
+        with col:
+            csv_download(pd.concat(frames, ignore_index=True), f"{PAGE}_{table}.csv", f"⬇ {table} (CSV)")
 
 
-def drift_text(runs: dict[str, RunResult], unit: int) -> str:
-    table = research.stability(runs, LAYER, ("p15", "p50", "p85")).set_index(["run", "quantity"])
-    parts = []
-    for name, run in runs.items():
-        m = figures.percentile_moves(run, LAYER)
-        drift = ", ".join(f"{q} {table.loc[(name, q), 'drift']:.2f}" for q in ("p15", "p50", "p85"))
-        parts.append(
-            f"- **{label(name)}**: the median went from {m['median_first']:.2f} to {m['median_last']:.2f}, the "
-            f"15–85th band from {m['width_first']:.2f} wide to {m['width_last']:.2f}; the range of each "
-            f"percentile's running mean (its slow drift) was {drift}."
-        )
-    bn_drift = sum(table.loc[("bn", q), "drift"] for q in ("p15", "p50", "p85"))
-    plain_drift = sum(table.loc[("plain", q), "drift"] for q in ("p15", "p50", "p85"))
-    steadier = "steadier with BN" if bn_drift < plain_drift else "not steadier with BN"
-    early = research.early_share(runs["plain"], LAYER)
-    timing = (
-        f"without BN, {early.share:.0%} of the median's net change (from {early.first:.2f} to {early.last:.2f}, "
-        f"smoothed) had happened by step {early.step:,}, the first fifth of training."
-        if np.isfinite(early.share)
-        else "without BN the median had no net change to time."
-    )
-    return (
-        f"**Figure 1(b, c) in this run**, unit {unit} of layer {LAYER}:\n"
-        + "\n".join(parts)
-        + f"\n\nSummed over the three percentiles the drift was {bn_drift:.2f} with BN and {plain_drift:.2f} "
-        f"without: the distribution was **{steadier}** here. With BN the input of the sigmoid is γ·x̂ + β, and γ and "
-        f"β learn, so BN does not freeze it; {timing}"
-    )
-
-
-def draw(runs: dict[str, RunResult], status: JobStatus) -> None:
-    comparison.diverged_text(runs)
-    if any(run.layers.empty for run in runs.values()):
+def draw(result: SeedResults, status: JobStatus) -> None:
+    per_seed = [runs for runs in result.per_seed if runs]
+    if not per_seed:
         return
-    unit = next(iter(runs.values())).config.tracked_unit
+    for warning in text.diverged_warnings(per_seed):
+        st.warning(warning)
     finished = status.state in ("done", "stopped")
-    if finished and not any(run.diverged for run in runs.values()):
-        st.markdown(findings(runs))
+    if finished and (findings := text.ioffe_findings(per_seed)):
+        st.markdown(findings.text)
     st.plotly_chart(
-        figures.training_curves(runs, "Figure 1(a): test accuracy (bold) and training batches (thin)"),
+        research_figures.accuracy_curves(per_seed, "Figure 1(a): held-out loss and accuracy"),
         width="stretch",
         config=PNG_CONFIG,
     )
-    st.plotly_chart(
-        figures.percentile_bands(
-            runs, LAYER, f"Figure 1(b, c): layer {LAYER}, unit {unit}, input of the sigmoid (15th, 50th, 85th pct)"
-        ),
-        width="stretch",
-        config=PNG_CONFIG,
-    )
+    percentile_panels(per_seed)
     if finished:
-        st.markdown(drift_text(runs, unit))
-        st.markdown(
-            "**Next:** the page *What later research found* tests whether this steadiness is what makes BN work."
-        )
-        comparison.downloads(runs, PAGE, ("evals", "layers"))
+        if drift := text.drift_text(per_seed, LAYER):
+            st.markdown(drift.text)
+        st.markdown(text.NEXT_LESSON)
+        downloads(per_seed)
 
 
 live.live_panel(PAGE, draw)

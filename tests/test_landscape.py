@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -32,10 +33,10 @@ def test_loss_and_gradient_change_match_numpy_along_the_gradient():
         assert row.loss == pytest.approx(loss, rel=1e-5)
         assert row.grad_change == pytest.approx(change, rel=1e-3, abs=1e-7)
         if m:
-            assert row.beta == pytest.approx(change / (s * np.linalg.norm(g)), rel=1e-3)
+            assert row.smoothness == pytest.approx(change / (s * np.linalg.norm(g)), rel=1e-3)
     first = probe.iloc[0]
     assert first.loss == pytest.approx(loss0, rel=1e-5)
-    assert first.grad_change == 0 and np.isnan(first.beta)  # no step: same gradient, ratio undefined
+    assert first.grad_change == 0 and np.isnan(first.smoothness)  # no step: same gradient, ratio undefined
     assert probe.loss.iloc[1] < loss0  # a small step down the gradient lowers the loss
 
 
@@ -60,6 +61,19 @@ def test_probe_uses_batch_statistics_and_leaves_the_model_unchanged(norm):
 
 
 def test_ranges_are_the_min_and_max_over_step_sizes():
+    probe = pd.DataFrame(
+        {"loss": [2.0, 1.5, 3.0], "grad_change": [0.1, 0.4, 0.2], "smoothness": [np.nan, 0.8, 0.5]},
+    )
+    table = ranges(probe).set_index("quantity")
+    assert list(table.index) == list(QUANTITIES)
+    assert table.loc["loss"].tolist() == [1.5, 3.0]
+    assert table.loc["grad_change"].tolist() == [0.1, 0.4]
+    assert table.loc["smoothness"].tolist() == [0.5, 0.8]  # the undefined ratio at s = 0 is left out
+    model = build_model(TrainConfig(norm="bn", hidden=(16,)))
+    assert list(probe_landscape(model, *batch(32), LR).multiplier) == list(MULTIPLIERS)
+
+
+def test_ranges_match_the_reference_on_a_bn_net():
     """On a BN net (every W, b, γ and β steps along the gradient), against the reference's values."""
     config = TrainConfig(norm="bn", hidden=(16,), activation="tanh")
     model = build_model(config)
@@ -69,13 +83,13 @@ def test_ranges_are_the_min_and_max_over_step_sizes():
     params, net, xn, yn = parameters(model), Net.of(config), x.double().numpy(), y.numpy()
     _, grads = loss_and_grads(params, xn, yn, net)
     g = flat(grads)
-    expected = {"loss": [], "grad_change": [], "beta": []}
+    expected = {"loss": [], "grad_change": [], "smoothness": []}
     for m in MULTIPLIERS:
         loss, moved = loss_and_grads(sgd_step(params, grads, m * LR, range(len(params))), xn, yn, net)
         change = np.linalg.norm(flat(moved) - g)
         expected["loss"].append(loss)
         expected["grad_change"].append(change)
-        expected["beta"].append(change / (m * LR * np.linalg.norm(g)))
+        expected["smoothness"].append(change / (m * LR * np.linalg.norm(g)))
     table = ranges(probe).set_index("quantity")
     assert list(table.index) == list(QUANTITIES) and set(QUANTITIES) == set(expected)
     for q, values in expected.items():

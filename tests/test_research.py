@@ -1,7 +1,11 @@
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from torch import nn
 
 from bn_demo import research
@@ -46,7 +50,8 @@ def test_noisy_bn_inside_a_trained_net_redraws_independent_noise_every_step(mnis
             normalised = (z - mean) / torch.sqrt(var + norm.eps) * gamma + beta
             expected = normalised * norm.last_scale.double() + norm.last_shift.double()
             torch.testing.assert_close(block.activation_input.double(), expected, atol=1e-5, rtol=1e-5)
-            assert (norm.last_shift.abs() <= a).all() and ((norm.last_scale >= 1) & (norm.last_scale <= 1 + a)).all()
+            assert (norm.last_shift.abs() <= 1.5 * a).all()  # mu + U(-a/2, a/2) with mu in (-a, a)
+            assert ((norm.last_scale >= 1 - a / 2) & (norm.last_scale <= 1 + 1.5 * a)).all()
         draws.append([(b.norm.last_shift.clone(), b.norm.last_scale.clone()) for b in trainer.model.blocks])
     for earlier, later in zip(draws, draws[1:], strict=False):  # a new draw at every step
         assert all(
@@ -62,7 +67,7 @@ def test_noisy_bn_inside_a_trained_net_redraws_independent_noise_every_step(mnis
     plain_bn = nn.functional.batch_norm(
         block.bn_input, block.norm.running_mean, block.norm.running_var, block.norm.weight, block.norm.bias
     )
-    torch.testing.assert_close(block.activation_input, plain_bn)  # eval mode: no noise
+    torch.testing.assert_close(block.activation_input, (1 + a / 2) * plain_bn)  # eval mode: the noise's expectation
 
 
 def test_probes_see_every_kth_step_and_do_not_change_training(mnist):
@@ -121,25 +126,57 @@ def test_noisy_bn_inputs_jitter_more_than_bn_inputs(mnist):
         assert table.loc[("noisy_bn", q), "jitter"] > 2 * table.loc[("bn", q), "jitter"]
 
 
-def test_early_share_is_the_part_of_the_net_change_done_in_the_first_fifth():
+def test_movement_share_is_the_part_of_the_total_absolute_movement_made_early():
+    # 11 values: the first fifth ends at index 2; movement 1 + 1 of 4 in all
+    assert research.movement_share([0, 1, 2, 3, 4, 4, 4, 4, 4, 4, 4], 0.2) == (2, pytest.approx(0.5))
+    # no net change (up then back down): the old "share of the net change" divided by zero; this is 50%
+    assert research.movement_share([0, 5, 0], 0.5) == (1, pytest.approx(0.5))
+    assert research.movement_share([3.0] * 20)[1] is None  # constant: nothing to time
+    assert research.movement_share([1.0])[1] is None and research.movement_share([])[1] is None
+    assert research.movement_share([math.nan] * 5)[1] is None
+    assert research.movement_share([1e308, -1e308, 1e308, 1e308, 1e308], 0.25) == (1, pytest.approx(0.5))
+    assert research.movement_share([0, math.nan, 1, math.inf, 2], 0.5)[1] == pytest.approx(0.5)  # NaN, inf left out
+
+
+floats = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, 1e308, -1e308, 5e-324, math.nan])
+
+
+@given(st.lists(floats, max_size=60), st.floats(0.01, 0.99))
+def test_movement_share_is_bounded_for_any_series(values, fraction):
+    cut, share = research.movement_share(values, fraction)
+    assert share is None or 0.0 <= share <= 1.0
+    finite = [v for v in values if math.isfinite(v)]
+    if share is not None:
+        assert 1 <= cut <= len(finite) - 1
+    if len(set(finite)) <= 1:
+        assert share is None
+
+
+normal = st.floats(-1e6, 1e6).filter(lambda v: v == 0 or abs(v) > 1e-200)  # scaling cannot underflow
+
+
+@given(st.lists(normal, min_size=2, max_size=40), st.floats(0.01, 1e6))
+def test_movement_share_does_not_depend_on_scale(values, scale):
+    _, share = research.movement_share(values)
+    _, scaled = research.movement_share([v * scale for v in values])
+    assert (share is None) == (scaled is None)
+    if share is not None:
+        assert share == pytest.approx(scaled, abs=1e-6)
+
+
+def test_early_share_times_the_smoothed_median_of_a_run():
     fast = np.r_[np.linspace(0, 8, 21), np.linspace(8, 10, 80)]  # 8 of 10 in the first fifth of 101 records
     result = research.early_share(fake_run("a", {"p50": fast}, []), layer=1)
-    window = 101 // 20  # the running mean over five records lags the values by two
-    assert result.step == 20 and result.first == pytest.approx(fast[:window].mean())
-    assert result.share == pytest.approx((fast[16:21].mean() - result.first) / (fast[-5:].mean() - result.first))
-    assert 0.6 < result.share < 0.8  # most of the change, as the data were made
-    flat = research.early_share(fake_run("a", {"p50": np.ones(50)}, []), layer=1)
-    assert np.isnan(flat.share)
-
-
-def test_race_text_says_who_reached_each_target_first():
-    text = research.race_text({0.9: 100, 0.95: 300, 0.97: None}, {0.9: 200, 0.95: 300, 0.97: None}, 1000)
-    assert text == (
-        "BN reached 90% first; both reached 95% at the same evaluation; neither run reached 97% within 1,000 steps."
-    )
-    assert research.race_text({0.9: None}, {0.9: 50}, 80) == "No BN reached 90% first."
-    never = {0.9: None, 0.95: None, 0.97: None}
-    assert research.race_text(never, never, 150) == "Neither run reached 90%, 95% and 97% within 150 steps."
+    window = round(101 / 20)  # the running mean over five records lags the values by two
+    smooth = np.convolve(fast, np.ones(window) / window, mode="valid")
+    assert result.first == pytest.approx(smooth[0]) and result.last == pytest.approx(smooth[-1])
+    cut = round(0.2 * (len(smooth) - 1))
+    assert result.step == window - 1 + cut
+    assert result.share == pytest.approx((smooth[cut] - smooth[0]) / (smooth[-1] - smooth[0]))  # monotone series
+    assert 0.7 < result.share < 0.85  # most of the movement, as the data were made
+    assert research.early_share(fake_run("a", {"p50": np.ones(50)}, []), layer=1).share is None
+    wobble = np.r_[np.zeros(5), 5 * np.ones(5), np.zeros(90)]  # moves early and comes back: net change 0
+    assert research.early_share(fake_run("a", {"p50": wobble}, []), layer=1).share == pytest.approx(1.0)
 
 
 def test_first_step_reaching_is_the_first_evaluation_at_or_above_the_target():
@@ -148,11 +185,30 @@ def test_first_step_reaching_is_the_first_evaluation_at_or_above_the_target():
     assert research.first_step_reaching(run, 0.96) is None
 
 
-def test_probed_job_reports_progress_and_returns_probes(mnist):
-    registry = JobRegistry()
-    config = SMALL.with_(steps=10)
-    job = registry.submit(("ics", config), research.probed_work(config, "ics", every=5, data=mnist), config.steps)
-    status = job.wait(60)
-    assert status.state == "done" and status.done == config.steps
+def test_probed_request_trains_each_seed_paired_and_keys_on_the_seeds(mnist):
+    config = SMALL.with_(steps=10, seed=4)
+    request = research.probed_request(research.ICS, config, seeds=2, every=5, data=mnist)
+    assert request.key[0] == "ics" and request.key[2] == (4, 5) and request.total == 20 and request.runs == 4
+    assert hash(request.key) == hash(research.probed_request(research.ICS, config, seeds=2, every=5).key)
+    assert request.key != research.probed_request(research.ICS, config, seeds=3, every=5).key
+    job = JobRegistry().submit(request.key, request.work, request.total)
+    status = job.wait(120)
+    assert status.state == "done" and status.done == request.total
     result = job.peek()
-    assert set(result.runs) == {"bn", "plain"} and sorted(set(result.probes.step)) == [0, 5, 9]
+    assert result.seeds == (4, 5) and len(result.per_seed) == 2
+    for seed, probed in zip(result.seeds, result.per_seed, strict=True):
+        assert set(probed.runs) == {"bn", "plain"} and sorted(set(probed.probes.step)) == [0, 5, 9]
+        assert {r.config.seed for r in probed.runs.values()} == {seed}
+
+
+def test_training_request_pairs_runs_within_each_seed(mnist):
+    configs = research.noise_configs(SMALL.with_(steps=6, seed=2))
+    request = research.training_request(research.NOISE, configs, seeds=2, data=mnist)
+    assert request.key == ("noise", tuple(configs.values()), (2, 3)) and request.runs == 6 and request.total == 12
+    job = JobRegistry().submit(request.key, request.work, request.total)
+    assert job.wait(120).state == "done"
+    first, second = job.peek().per_seed
+    assert set(first) == set(research.NOISE_NORMS) and {r.config.seed for r in second.values()} == {3}
+    alone = research.noise_experiment(SMALL.with_(steps=6, seed=3), data=mnist)  # seed 3 trained by itself
+    for name in research.NOISE_NORMS:
+        pd.testing.assert_frame_equal(second[name].history, alone[name].history)
