@@ -67,7 +67,7 @@ def layer_fields(uses_bn: bool) -> tuple[Field, ...]:
 class Layout:
     """Where each field lies in a row: field name -> columns [start, stop)."""
 
-    fields: tuple[Field, ...]
+    names: tuple[str, ...]  # the fields' names, in order
     slices: dict[str, slice]
     start: int
     stop: int
@@ -81,15 +81,11 @@ class Layout:
             at += counts[f.per]
         if len(slices) != len(fields):
             raise ValueError(f"field names must be unique: {[f.name for f in fields]}")
-        return cls(tuple(fields), slices, start, at)
+        return cls(tuple(slices), slices, start, at)
 
     @property
     def size(self) -> int:
         return self.stop - self.start
-
-    def ordered(self, parts: Mapping[str, object]) -> list:
-        """The parts in the declared order."""
-        return [parts[f.name] for f in self.fields]
 
     def check(self, parts: Mapping[str, torch.Tensor | Sequence[torch.Tensor]]) -> None:
         """Same names as declared, each of the declared width: a wrong part fails loudly, not silently."""
@@ -158,6 +154,8 @@ class Recorder:
             start = self.layouts[-1].stop if self.layouts else 0
             self.layouts.append(Layout.of(fields, start=start, unit=width, example=batch_size))
         self.scalar_layout = Layout.of(SCALAR_FIELDS, one=1, linear=len(widths) + 1)
+        # (layer, field name) in row order: one flat list to copy from, built by one comprehension a step
+        self.row_order = [(i, name) for i, layout in enumerate(self.layouts) for name in layout.names]
         self.rows = torch.zeros(capacity, self.layouts[-1].stop)
         self.steps = torch.zeros(capacity, dtype=torch.long)
         self.scalars = torch.zeros(capacity, self.scalar_layout.size)
@@ -181,11 +179,8 @@ class Recorder:
         with self.lock:
             i = self.count
             self.step_array[i] = step
-            torch.stack([t for part in self.scalar_layout.ordered(scalars) for t in part], out=self.scalars[i])
-            torch.cat(
-                [t for layout, parts in zip(self.layouts, layers, strict=True) for t in layout.ordered(parts)],
-                out=self.rows[i],
-            )
+            torch.stack([t for name in self.scalar_layout.names for t in scalars[name]], out=self.scalars[i])
+            torch.cat([layers[layer][name] for layer, name in self.row_order], out=self.rows[i])
             self.count = i + 1
 
     def record_eval(self, step: int, mode: str, loss: float, accuracy: float) -> None:

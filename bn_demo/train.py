@@ -148,13 +148,9 @@ class Trainer:
             mean, var = _mean_var(z, self.batch_average)
         parts = {"act_mean": mean, "act_var": var, "act_tracked": z[:, unit]}
         if norm is not None:  # BN's input, from BN's own batch statistics: no need to compute them again
-            parts |= {
-                "bn_in_mean": norm.batch_mean,
-                "bn_in_invstd": norm.batch_invstd,
-                "bn_in_tracked": block.bn_input[:, unit],
-                "running_mean": norm.running_mean,
-                "running_var": norm.running_var,
-            }
+            parts["bn_in_mean"], parts["bn_in_invstd"] = norm.batch_mean, norm.batch_invstd
+            parts["bn_in_tracked"] = block.bn_input[:, unit]
+            parts["running_mean"], parts["running_var"] = norm.running_mean, norm.running_var
         return parts
 
     @torch.no_grad()
