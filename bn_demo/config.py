@@ -63,7 +63,7 @@ class TrainConfig:
         _check_whole("max_records", self.max_records, 10, 100_000)
         _check_whole("tracked_unit", self.tracked_unit, 0, min(self.hidden) - 1)
         _check_range("noise_scale", self.noise_scale, 0.0, 100.0)
-        _check_range("train_size", self.train_size, 0, MNIST_TRAIN)
+        _check_whole("train_size", self.train_size, 0, MNIST_TRAIN)
         if 0 < self.train_size < self.batch_size:
             raise ConfigError(f"train_size: {self.train_size} images cannot fill a batch of {self.batch_size}")
         _check_range("dropout", self.dropout, 0.0, 0.9)
