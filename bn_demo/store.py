@@ -209,6 +209,15 @@ class ResultStore:
             os.utime(manifest)  # last access, for the least-recently-used bound
         return stored
 
+    def get_digest(self, digest: str) -> Hashable | None:
+        """The key stored under `digest` (a link names a run by it), or None; reads the manifest only."""
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            return None
+        try:
+            return decode(json.loads((self.folder / digest / MANIFEST).read_text())["key"]["key"], [])
+        except Exception:  # missing or unreadable: get() deals with the entry if it is asked for
+            return None
+
     def put(self, key: Hashable, result: Any, *, seconds: float) -> bool:
         """Write `result` under `key` (False if this store is read-only, the result holds something
         the store cannot write, or it alone is over the bound). Entries are written to a temporary

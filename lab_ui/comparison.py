@@ -9,7 +9,7 @@ import streamlit as st
 
 from bn_demo import figures, tables
 from bn_demo.config import ACTIVATIONS, INITS, TrainConfig
-from bn_demo.jobs import MAX_STEP_RUNS, training_work
+from bn_demo.jobs import training_work
 from bn_demo.presets import IOFFE_2015
 from bn_demo.results import RunResult
 from bn_demo.style import label
@@ -65,11 +65,11 @@ def train_controls(page: str, configs: dict[str, TrainConfig]) -> None:
     key = tuple(configs.values())
     steps, runs = next(iter(configs.values())).steps, len(configs)
     st.caption(
-        f"Trains {runs} run{'s' if runs > 1 else ''} × {steps:,} steps = {steps * runs:,} step-runs, paired "
-        f"(same initial weights, same minibatches). This server's budget per request is {MAX_STEP_RUNS:,} step-runs."
+        f"Trains {runs} run{'s' if runs > 1 else ''} × {steps:,} steps, paired (same initial weights, same "
+        f"minibatches): {live.cost_text(configs.values())}."
     )
     if st.button("▶ Train", key="run", type="primary"):
-        live.start(page, key, training_work(configs), steps, runs, steps)
+        live.start(page, key=key, work=training_work(configs), total=steps, runs=configs.values())
     elif live.current(page) is None:
         live.join(page, key)  # trained on another page, or by another student: show it at once
     shown = live.current_key(page)

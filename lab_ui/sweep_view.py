@@ -9,7 +9,6 @@ import streamlit as st
 
 from bn_demo import sweeps
 from bn_demo.config import TrainConfig
-from bn_demo.jobs import MAX_STEP_RUNS
 from bn_demo.style import PNG_CONFIG
 from bn_demo.sweep_figures import curves_figure, sensitivity_figure
 from lab_ui import live
@@ -50,14 +49,15 @@ def base_from(s: dict, width: int, **settings) -> TrainConfig:
 
 def run_controls(page: str, key: Hashable, sweep: sweeps.Sweep, work) -> None:
     """The budget of this request in words, and the Run button that starts (or joins) its job."""
-    steps, runs = sweep.budget()
+    runs = [p.config.with_(norm=norm) for p in sweep.points for norm in sweep.norms]
     st.caption(
         f"This sweep trains {sweep.n_runs} runs ({len(sweep.points)} values × BN and no BN), "
-        f"{sweep.total_steps * len(sweep.norms):,} training steps in all; the server's limit per request is "
-        f"{MAX_STEP_RUNS:,} steps × runs."
+        f"{sweep.total_steps * len(sweep.norms):,} training steps in all: {live.cost_text(runs)}."
     )
     if st.button("▶ Run sweep", key="run", type="primary"):
-        live.start(page, key, work, steps, runs, sweep.total_steps)
+        live.start(page, key=key, work=work, total=sweep.total_steps, runs=runs)
+    else:
+        live.current(page, key)  # a sweep with these settings that the server already has shows at once
 
 
 def show_sweep(

@@ -56,9 +56,10 @@ st.caption(
     f"{1000 * timing.eval_seconds:.0f} ms per evaluation, {timing.evaluations} of them; other users' runs slow "
     "it down)."
 )
+key = tuple(configs.values())
 if st.button("▶ Run experiment", key="run", type="primary"):
-    live.start(PAGE, tuple(configs.values()), training_work(configs), base.steps, len(configs), base.steps)
-if live.current(PAGE) is None:
+    live.start(PAGE, key=key, work=training_work(configs), total=base.steps, runs=configs.values())
+if live.current(PAGE, key) is None:
     st.info("Press **▶ Run experiment**: the curves appear here while it trains.")
 
 

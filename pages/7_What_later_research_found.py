@@ -76,9 +76,10 @@ else:
     work = research.probed_work(base, experiment)
 probes = "" if experiment == "noise" else f"; probes every {research.probe_every(base)} steps"
 st.caption(f"Trains {runs_count} runs × {base.steps:,} steps, paired{probes}.")
+key = (experiment, *configs.values())
 if st.button("▶ Run experiment", key="run", type="primary"):
-    live.start(page, (experiment, *configs.values()), work, base.steps, runs_count, base.steps)
-if live.current(page) is None:
+    live.start(page, key=key, work=work, total=base.steps, runs=configs.values())
+if live.current(page, key) is None:
     st.info("Press **▶ Run experiment**: results appear here while it trains.")
 
 
