@@ -78,7 +78,7 @@ def test_train_draws_the_engine_result_and_agrees_with_an_independent_run():
         )
     assert any("Cost of BN" in m.value for m in at.markdown)
     assert len(at.get("download_button")) == 3
-    assert any("60,000" in c.value for c in at.caption)  # the per-request budget, next to the button
+    assert any("budget per request is 5,000 billion" in c.value for c in at.caption)  # next to the button
 
     at.button(key="run").click().run()  # same settings again: the finished job is shown, not retrained
     assert job_of(at, "train") is job
