@@ -76,6 +76,11 @@ class JobRequest:
     def seeds(self) -> tuple[int, ...]:
         return self.key[2]
 
+    @property
+    def trained(self) -> tuple[TrainConfig, ...]:
+        """Every run over all seeds: what the server's budget costs."""
+        return tuple(c.with_(seed=s) for s in self.seeds for c in self.configs)
+
 
 def seeded_configs(configs: dict[str, TrainConfig], seed: int) -> dict[str, TrainConfig]:
     """The paired configs of one seed: identical but for the seed, so each seed is its own pairing."""

@@ -107,7 +107,6 @@ def training_caption(*, runs: int, steps: int, seeds: int, probes_every: int = 0
 
 
 PRESS_RUN = "Press **▶ Run experiment**: the results appear here while it trains."
-SETTINGS_CHANGED = "The charts show your previous run; the settings have changed since. Press **▶ Run experiment**."
 
 
 def nothing_recorded(name: str) -> str:

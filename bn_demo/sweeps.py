@@ -294,6 +294,11 @@ class SeededSweep:
         steps, runs = self.sweep.budget()
         return steps, runs * len(self.seeds)
 
+    @property
+    def trained(self) -> tuple[TrainConfig, ...]:
+        """Every run over all seeds: what the server's budget costs."""
+        return tuple(p.config.with_(norm=n) for s in self.seeds for p in self.at(s).points for n in self.sweep.norms)
+
     def work(self, data: MNIST | None = None, analyse: Analysis | None = None) -> Callable[[Job], Any]:
         """A job's work (for JobRegistry.submit, total = total_steps): the seeds one after another, with
         live partial results (seeds.SeedResults of SweepResults)."""

@@ -10,7 +10,7 @@ import streamlit as st
 
 from bn_demo import comparison_text, figures, tables
 from bn_demo.config import MNIST_TRAIN
-from bn_demo.jobs import MAX_STEP_RUNS, JobStatus
+from bn_demo.jobs import JobStatus
 from bn_demo.presets import IOFFE_2015
 from bn_demo.results import RunResult
 from bn_demo.style import SMOOTHING, label
@@ -32,9 +32,7 @@ def lesson_controls(page: str, params: list[Param], build: Callable[[dict], JobS
     button, and what to do while nothing is shown yet."""
     live.require_data()
     spec = build_or_stop(build, settings_panel(page, params))
-    train_controls(page, spec)
-    if live.current(page) is None:
-        st.info(waiting)
+    train_controls(page, spec, waiting)
 
 
 def opened(results, status: JobStatus) -> tuple[list[dict[str, RunResult]], bool]:
@@ -44,7 +42,7 @@ def opened(results, status: JobStatus) -> tuple[list[dict[str, RunResult]], bool
     return per_seed, status.state in ("done", "stopped")
 
 
-def train_controls(page: str, spec: JobSpec) -> None:
+def train_controls(page: str, spec: JobSpec, waiting: str) -> None:
     """The budget, the Train button, and joining a run with these settings that already exists."""
     configs, seeds = spec.configs, spec.seeds
     first = next(iter(configs.values()))
@@ -53,17 +51,10 @@ def train_controls(page: str, spec: JobSpec) -> None:
     seed_words = f"{len(seeds)} seeds ({seeds[0]}–{seeds[-1]})" if len(seeds) > 1 else f"seed {seeds[0]}"
     epochs = comparison_text.epoch_text(first.steps, first.batch_size, first.train_size or MNIST_TRAIN)
     st.caption(
-        f"Trains {nets} net{'s' if nets > 1 else ''} × {seed_words} × {first.steps:,} steps = "
-        f"{spec.steps * spec.runs:,} step-runs{paired}; {epochs}. This server's budget per request is "
-        f"{MAX_STEP_RUNS:,} step-runs."
+        f"Trains {nets} net{'s' if nets > 1 else ''} × {seed_words} × {first.steps:,} steps{paired}; {epochs}: "
+        f"{live.cost_text(spec.trained)}."
     )
-    if st.button("▶ Train", key="run", type="primary"):
-        live.start(page, spec.key, spec.work, spec.steps, spec.runs, spec.total)
-    elif live.current(page) is None:
-        live.join(page, spec.key)  # trained on another page, or by another student: show it at once
-    shown = live.current_key(page)
-    if shown is not None and shown != spec.key:
-        st.info("The charts show your previous run; the settings have changed since. Press **▶ Train** to run them.")
+    live.run_button(page, spec, label="▶ Train", waiting=waiting)
 
 
 def smoothing_control(page: str) -> float:

@@ -44,6 +44,11 @@ class JobSpec:
     def seeds(self) -> tuple[int, ...]:
         return self.key[2]
 
+    @property
+    def trained(self) -> tuple[TrainConfig, ...]:
+        """Every run over all seeds: what the server's budget costs."""
+        return tuple(c.with_(seed=s) for s in self.seeds for c in self.configs.values())
+
 
 def seeded_paired_work(configs: dict[str, TrainConfig], seeds: tuple[int, ...]) -> Callable[[Any], Any]:
     """A job's work: `configs` trained paired, once per seed (the seed replaces the configs' own), one seed

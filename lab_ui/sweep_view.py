@@ -14,7 +14,7 @@ import streamlit as st
 
 from bn_demo import calibration, sweep_text, sweeps
 from bn_demo.config import TrainConfig
-from bn_demo.jobs import MAX_STEP_RUNS, Job
+from bn_demo.jobs import Job
 from bn_demo.seeds import SeedResults, seed_list
 from bn_demo.style import PNG_CONFIG
 from bn_demo.sweep_figures import curve_figure, loss_range, panel_title, sensitivity_figure
@@ -51,6 +51,23 @@ def base_from(s: dict, width: int, **settings) -> TrainConfig:
     )
 
 
+WAITING = "Press **▶ Run sweep**: each value's results appear here while it trains."
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """What a sweep page asks the server to train (live.Request)."""
+
+    key: Hashable
+    work: Callable[[Job], Any]
+    total: int  # training steps over all values and seeds
+    seeded: sweeps.SeededSweep
+
+    @property
+    def trained(self) -> tuple[TrainConfig, ...]:
+        return self.seeded.trained
+
+
 @dataclass(frozen=True)
 class SweepLesson:
     """A sweep page's experiment: its settings and the sweep they build (ConfigError for settings that cannot
@@ -68,10 +85,10 @@ class SweepLesson:
     def seeded(self, settings: dict) -> sweeps.SeededSweep:
         return sweeps.SeededSweep(self.build(settings), seed_list(settings["seed"], settings["seeds"]))
 
-    def request(self, settings: dict) -> tuple[Hashable, Callable[[Job], Any], int]:
-        """(job key, work, total steps) of these settings: the key holds the page, the sweep and its seeds."""
+    def request(self, settings: dict) -> SweepRequest:
+        """The job of these settings: its key holds the page, the sweep and its seeds."""
         seeded = self.seeded(settings)
-        return (self.page, seeded), seeded.work(analyse=self.analyse), seeded.total_steps
+        return SweepRequest((self.page, seeded), seeded.work(analyse=self.analyse), seeded.total_steps, seeded)
 
 
 def lr_sweep(s: dict) -> sweeps.Sweep:
@@ -160,17 +177,13 @@ def sweep_page(lesson: SweepLesson, title: str, intro: str | Callable[[dict], st
 
 
 def run_controls(lesson: SweepLesson, settings: dict, seeded: sweeps.SeededSweep) -> None:
-    """The budget of this request in words, and the Run button that starts (or joins) its job."""
-    steps, runs = seeded.budget()
+    """The size and cost of this request in words, and the Run button that starts (or shows) its job."""
     values, n = len(seeded.sweep.points), len(seeded.seeds)
     st.caption(
         f"This sweep trains {seeded.n_runs} runs ({values} values × BN and no BN × {n} seed{'s' * (n > 1)}), "
-        f"{seeded.total_steps * len(seeded.sweep.norms):,} training steps in all; the server's limit per request "
-        f"is {MAX_STEP_RUNS:,} steps × runs."
+        f"{seeded.total_steps * len(seeded.sweep.norms):,} training steps in all: {live.cost_text(seeded.trained)}."
     )
-    if st.button("▶ Run sweep", key="run", type="primary"):
-        key, work, total = lesson.request(settings)
-        live.start(lesson.page, key, work, steps, runs, total)
+    live.run_button(lesson.page, lesson.request(settings), label="▶ Run sweep", waiting=WAITING)
 
 
 def write(*findings: Finding) -> None:

@@ -33,14 +33,7 @@ st.caption(
         seconds=timing.total_seconds * settings["seeds"],
     )
 )
-if st.button("▶ Run experiment", key="run", type="primary"):
-    live.start(PAGE, request.key, request.work, request.steps, request.runs, request.total)
-elif live.current(PAGE) is None:
-    live.join(PAGE, request.key)  # trained by another student, or before a reload: show it at once
-if live.current(PAGE) is None:
-    st.info(text.PRESS_RUN)
-elif live.current_key(PAGE) != request.key:
-    st.info(text.SETTINGS_CHANGED)
+live.run_button(PAGE, request, label="▶ Run experiment", waiting=text.PRESS_RUN)
 
 
 def percentile_panels(per_seed: list[dict]) -> None:

@@ -40,14 +40,7 @@ st.caption(
         runs=len(request.configs), steps=request.steps, seeds=len(request.seeds), probes_every=request.probe_every
     )
 )
-if st.button("▶ Run experiment", key="run", type="primary"):
-    live.start(page, request.key, request.work, request.steps, request.runs, request.total)
-elif live.current(page) is None:
-    live.join(page, request.key)
-if live.current(page) is None:
-    st.info(text.PRESS_RUN)
-elif live.current_key(page) != request.key:
-    st.info(text.SETTINGS_CHANGED)
+live.run_button(page, request, label="▶ Run experiment", waiting=text.PRESS_RUN)
 
 
 def chart(fig) -> None:

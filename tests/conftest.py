@@ -1,12 +1,19 @@
 """Shared fixtures: MNIST is loaded once per test session (the app loads it once per process too)."""
 
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# the app's result store: a fresh one per test session, so that no test finds a result of an earlier run
+os.environ["BN_DEMO_STORE"] = tempfile.mkdtemp(prefix="bn_demo_store_")
+atexit.register(shutil.rmtree, os.environ["BN_DEMO_STORE"], True)
 
 from bn_demo.config import TrainConfig  # noqa: E402
 from bn_demo.data import load_mnist  # noqa: E402

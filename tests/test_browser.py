@@ -168,7 +168,7 @@ def test_changing_widgets_during_training_keeps_it_running(server, page):
     assert page.locator(PROGRESS).is_visible(), "the run's progress disappeared after a widget change"
     assert steps_done(page) > before, "training did not go on after the widget changes"
 
-    page.get_by_role("button", name="■ Stop training").click()
+    page.get_by_role("button", name="■ Stop").click()
     page.wait_for_selector(FINISHED, state="visible", timeout=30_000)
     assert error_texts(page) == []
     assert page.locator(CHART).count() >= 1

@@ -8,7 +8,7 @@ import pytest
 
 from bn_demo import seeds, sweeps
 from bn_demo.config import ConfigError
-from bn_demo.jobs import JobRegistry, check_budget
+from bn_demo.jobs import JobRegistry, check_budget, request_cost
 from bn_demo.train import compare
 
 
@@ -164,7 +164,7 @@ def test_budget_refuses_a_sweep_past_the_limit(tiny):
     steps, runs = sweep.budget()
     assert steps * runs == 20_000 * 24
     with pytest.raises(ConfigError, match="budget"):
-        check_budget(steps, runs)
+        check_budget(request_cost(p.config.with_(norm=n) for p in sweep.points for n in sweep.norms))
 
 
 def test_live_partial_history_equals_the_recorded_history(mnist, tiny):
