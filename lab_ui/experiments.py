@@ -15,7 +15,7 @@ from typing import Any
 
 from bn_demo.config import ACTIVATIONS, INITS, MNIST_TRAIN, TrainConfig
 from bn_demo.seeds import SeededRun, seed_list
-from lab_ui.params import BATCH_SIZES, LEARNING_RATES, Param, seeds_param
+from lab_ui.params import BATCH_SIZES, LEARNING_RATES, Param, defaults, seeds_param
 
 NORM_CHOICES = {"both": ("bn", "plain"), "on": ("bn",), "off": ("plain",)}
 INIT_STDS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
@@ -188,10 +188,6 @@ LESSON_JOBS: dict[str, tuple[Callable[[], list[Param]], Callable[[dict], JobSpec
     "ics": (ics_params, ics_job),
     "regularisation": (regularisation_params, regularisation_job),
 }
-
-
-def defaults(params: list[Param]) -> dict[str, Any]:
-    return {p.key: p.default for p in params}
 
 
 def default_job(page: str) -> JobSpec:

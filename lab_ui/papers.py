@@ -70,11 +70,6 @@ RESEARCH_PARAMS = [
 ]
 
 
-def defaults(params: list[Param]) -> dict[str, Any]:
-    """A page's default settings, as its settings panel returns them."""
-    return {p.key: p.default for p in params}
-
-
 def ioffe_config(settings: dict[str, Any]) -> TrainConfig:
     """Ioffe & Szegedy's net with the page's settings; ConfigError names a setting that cannot be trained."""
     return IOFFE_2015.with_(

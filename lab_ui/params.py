@@ -109,6 +109,11 @@ def literal(text: str, limit: int = LINK_TEXT_SHOWN) -> str:
     return f"{fence}{pad}{shown or ' '}{pad}{fence}"
 
 
+def defaults(params: list[Param] | tuple[Param, ...]) -> dict[str, Any]:
+    """A page's default settings, as its settings panel returns them when the link sets nothing."""
+    return {p.key: p.default for p in params}
+
+
 def seeds_param(default: int = 3) -> Param:
     """How many seeds an experiment repeats over (its runs are paired within each seed)."""
     return Param(

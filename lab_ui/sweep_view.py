@@ -22,7 +22,7 @@ from bn_demo.verdicts import Finding
 from lab_ui import live
 from lab_ui.downloads import csv_download
 from lab_ui.nav import page_header
-from lab_ui.params import BATCH_SIZES, LEARNING_RATES, Param, build_or_stop, seeds_param, settings_panel
+from lab_ui.params import BATCH_SIZES, LEARNING_RATES, Param, build_or_stop, defaults, seeds_param, settings_panel
 
 STEPS = Param("steps", "Training steps per run", 300, low=10, high=sweep_text.MAX_STEPS, help="SGD steps of every run")
 SEED = Param("seed", "First seed", 0, low=0, high=10_000, help="Same seed: same initial weights and batches")
@@ -80,7 +80,7 @@ class SweepLesson:
     analyse: sweeps.Analysis | None = None
 
     def defaults(self) -> dict[str, Any]:
-        return {p.key: p.default for p in self.params}
+        return defaults(self.params)
 
     def seeded(self, settings: dict) -> sweeps.SeededSweep:
         return sweeps.SeededSweep(self.build(settings), seed_list(settings["seed"], settings["seeds"]))

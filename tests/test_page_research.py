@@ -11,6 +11,7 @@ from bn_demo.research_figures import ICS_LABELS
 from bn_demo.seeds import SeedResults
 from bn_demo.style import label
 from lab_ui import live, papers
+from lab_ui.params import defaults
 from tests import fake_runs as f
 from tests.test_page_train import ROOT, arr, charts, open_page, trace, train
 
@@ -96,7 +97,7 @@ def test_probe_experiments_draw_their_probes_and_verdicts(experiment):
 
 
 def test_a_result_already_on_the_server_is_shown_and_a_run_diverged_at_step_0_does_not_blank_the_page():
-    settings = {**papers.defaults(papers.IOFFE_PARAMS), "steps": 50, "seeds": 2, "seed": 11}
+    settings = {**defaults(papers.IOFFE_PARAMS), "steps": 50, "seeds": 2, "seed": 11}
     request = papers.ioffe_job(settings)
     per_seed = [
         {

@@ -17,6 +17,7 @@ from bn_demo.data import load_mnist
 from bn_demo.models import build_model
 from bn_demo.seeds import SeedResults
 from lab_ui import experiments
+from lab_ui.params import defaults
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_FILE = ROOT / "pages" / "1_Train_and_compare.py"
@@ -189,5 +190,5 @@ def test_the_default_job_is_importable_and_its_key_holds_the_seeds():
     spec = experiments.default_job("train")
     assert spec.seeds == (0, 1, 2) and spec.runs == 6 and spec.total == 3 * 500
     assert hash(spec.key) == hash(experiments.default_job("train").key)
-    one = experiments.train_job({**experiments.defaults(experiments.train_params()), "seeds": 1})
+    one = experiments.train_job({**defaults(experiments.train_params()), "seeds": 1})
     assert one.key != spec.key and one.seeds == (0,)

@@ -11,6 +11,7 @@ import torch
 from bn_demo import cli, report
 from bn_demo.research_text import ONE_SEED_NOISE
 from lab_ui import papers
+from lab_ui.params import defaults
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +36,9 @@ def test_every_number_in_the_block_is_in_the_results_file(results):
 
 
 def test_the_report_trains_the_pages_defaults():
-    assert papers.ioffe_config(papers.defaults(papers.IOFFE_PARAMS)) == report.IOFFE_CONFIG
+    assert papers.ioffe_config(defaults(papers.IOFFE_PARAMS)) == report.IOFFE_CONFIG
     for experiment in ("noise", "ics", "landscape"):
-        settings = {**papers.defaults(papers.RESEARCH_PARAMS), "experiment": experiment}
+        settings = {**defaults(papers.RESEARCH_PARAMS), "experiment": experiment}
         assert papers.research_config(settings) == report.RESEARCH_CONFIG
 
 
