@@ -15,9 +15,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bn_demo.config import ACTIVATIONS, BN_PLACEMENTS, INITS, NORMS, ConfigError, TrainConfig
+from bn_demo.config import ACTIVATIONS, BN_PLACEMENTS, INITS, IOFFE_2015, NORMS, NOTE_NET, ConfigError, TrainConfig
 from bn_demo.data import MNIST, DataError, load_mnist
-from bn_demo.presets import IOFFE_2015, NOTE_NET
 from bn_demo.results import TABLES, RunResult
 from bn_demo.seeds import SeededRun, Spread, seed_list
 from bn_demo.train import PairedTraining, compare_configs

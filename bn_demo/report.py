@@ -24,8 +24,7 @@ from typing import Any
 import torch
 
 from bn_demo import research
-from bn_demo.config import TrainConfig
-from bn_demo.presets import IOFFE_2015, NOTE_NET
+from bn_demo.config import IOFFE_2015, NOTE_NET, TrainConfig
 from bn_demo.research_text import (
     EARLY_TARGET,
     ONE_SEED_NOISE,

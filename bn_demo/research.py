@@ -30,9 +30,8 @@ from bn_demo.jobs import Job, live_work
 from bn_demo.landscape import probe_landscape
 from bn_demo.landscape import ranges as landscape_ranges
 from bn_demo.models import MLP
-from bn_demo.results import RunResult
+from bn_demo.results import RunResult, stacked
 from bn_demo.seeds import SeededRun, seed_list
-from bn_demo.tables import stacked
 from bn_demo.train import PairedTraining, ProgressFn, Trainer, compare_configs
 from bn_demo.verdicts import bounded_share
 

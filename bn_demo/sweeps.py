@@ -22,10 +22,9 @@ import pandas as pd
 from bn_demo.config import ConfigError, TrainConfig
 from bn_demo.data import MNIST
 from bn_demo.jobs import Job, live_work
-from bn_demo.results import RunResult
+from bn_demo.results import RunResult, stacked
 from bn_demo.seeds import SeededRun, SeedResults, Spread
 from bn_demo.style import label
-from bn_demo.tables import stacked
 from bn_demo.train import PairedTraining, ProgressFn, compare_configs
 
 NORMS = ("bn", "plain")
@@ -201,7 +200,7 @@ class SweepResult:
         return table.astype({"diverged_at": "Int64"})
 
     def curves(self, table: str = "history") -> pd.DataFrame:
-        """`table` of every run stacked (like tables.combined), with the point's setting, value, run and seed first."""
+        """`table` of every run stacked (like results.combined), with the point's setting, value, run and seed first."""
         frames = [
             run.tables[table].assign(setting=point.setting, value=point.value, run=name, seed=run.config.seed)
             for point, runs in self.pairs()

@@ -8,11 +8,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from bn_demo import comparison_text, figures, tables
-from bn_demo.config import MNIST_TRAIN
+from bn_demo import comparison_text, figures
+from bn_demo.config import IOFFE_2015, MNIST_TRAIN
 from bn_demo.jobs import JobStatus
-from bn_demo.presets import IOFFE_2015
-from bn_demo.results import RunResult
+from bn_demo.results import RunResult, combined, stacked
 from bn_demo.style import SMOOTHING, label
 from bn_demo.train import DIVERGED_LOSS
 from lab_ui import live
@@ -116,8 +115,8 @@ def downloads(results, page: str, tables_offered: tuple[str, ...]) -> None:
     per_seed = figures.seed_runs(results)
     cols = st.columns(len(tables_offered))
     for col, table in zip(cols, tables_offered, strict=True):
-        frames = [tables.combined(runs, table).assign(seed=next(iter(runs.values())).config.seed) for runs in per_seed]
+        frames = [combined(runs, table).assign(seed=next(iter(runs.values())).config.seed) for runs in per_seed]
         first = ["seed", "run"] if len(per_seed) > 1 else ["run"]
-        stacked = tables.stacked([f if len(per_seed) > 1 else f.drop(columns="seed") for f in frames], first)
+        every_run = stacked([f if len(per_seed) > 1 else f.drop(columns="seed") for f in frames], first)
         with col:
-            csv_download(stacked, f"{page}_{table}.csv", f"⬇ {table} (CSV)")
+            csv_download(every_run, f"{page}_{table}.csv", f"⬇ {table} (CSV)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bn_demo.presets import NOTE_NET
+from bn_demo.config import NOTE_NET
 from bn_demo.results import RunResult, load_runs, save_runs
 
 STORED_DEFAULT = Path(__file__).resolve().parent.parent / "data" / "stored_default"

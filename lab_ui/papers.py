@@ -11,8 +11,7 @@ from typing import Any
 import streamlit as st
 
 from bn_demo import research
-from bn_demo.config import TrainConfig
-from bn_demo.presets import IOFFE_2015
+from bn_demo.config import IOFFE_2015, TrainConfig
 from bn_demo.research_text import EXPERIMENT_TITLES
 from bn_demo.train import compare_configs
 from lab_ui import comparison

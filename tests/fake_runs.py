@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bn_demo.config import TrainConfig
-from bn_demo.presets import IOFFE_2015
+from bn_demo.config import IOFFE_2015, TrainConfig
 from bn_demo.research import ProbedRuns
 
 LAYER = 3

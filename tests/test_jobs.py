@@ -305,7 +305,7 @@ def test_the_budget_refuses_the_costly_request_and_accepts_the_lessons():
     huge = TrainConfig(hidden=(256,) * 4, steps=60_000, batch_size=1024, norm="bn")
     with pytest.raises(ConfigError, match=r"budget of 5,000 billion multiply-adds \(about 83 min here\)"):
         check_budget(request_cost([huge]), seconds_per_cost=1e-9)
-    from bn_demo.presets import IOFFE_2015
+    from bn_demo.config import IOFFE_2015
 
     for runs in (compare_configs(TrainConfig()).values(), compare_configs(IOFFE_2015).values()):
         check_budget(request_cost(runs))

@@ -9,11 +9,10 @@ from hypothesis import strategies as st
 from torch import nn
 
 from bn_demo import research
-from bn_demo.config import TrainConfig
+from bn_demo.config import IOFFE_2015, TrainConfig
 from bn_demo.jobs import JobRegistry
 from bn_demo.landscape import QUANTITIES
 from bn_demo.models import build_model
-from bn_demo.presets import IOFFE_2015
 from bn_demo.results import RunResult
 from bn_demo.train import Trainer, compare
 
