@@ -29,6 +29,7 @@ from bn_demo.train import PairedTraining, ProgressFn, compare_configs
 
 NORMS = ("bn", "plain")
 ROUND_MANTISSAS = (1, 2, 3, 5)  # of the round numbers that log-spaced sweep values move to
+KEPT_TABLES = ("history", "evals")  # of each finished run: what sweep pages draw and offer as CSV
 MAX_POINTS = 12  # values per sweep: beyond this the small multiples stop being readable
 EVAL_SIZE = 500  # held-out images of the evaluations during training: a sweep quotes the full test set
 POINT_COLUMNS = [
@@ -240,6 +241,8 @@ class SweepRunner:
             extra = None
             if not training.stopped and self.analyse is not None:
                 extra = self.analyse(point, training, runs)
+            for run in runs.values():  # a sweep draws its runs' curves only: the rest would fill the server
+                run.tables = {name: run.tables[name] for name in KEPT_TABLES if name in run.tables}
             with self.lock:
                 if extra is not None:
                     where = {"setting": point.setting, "value": point.value, "seed": point.config.seed}

@@ -183,3 +183,11 @@ def test_live_partial_history_equals_the_recorded_history(mnist, tiny):
     np.testing.assert_array_equal(live.history["step"], full.history["step"])
     np.testing.assert_array_equal(live.history["train_accuracy"], full.history["train_accuracy"])
     assert live.history["train_accuracy"].between(0, 1).all()  # a fraction of the batch, not a count
+
+
+def test_a_finished_sweep_keeps_only_the_tables_its_pages_draw(mnist):
+    """Per-unit tables of every run of every value would fill a small server's memory and the store."""
+    sweep = sweeps.vary(sweeps.base_config(hidden=(16,), steps=12, batch_size=32, eval_size=100), "lr", (0.1,))
+    result = sweeps.SweepRunner(sweep, mnist).run()
+    assert all(set(run.tables) == set(sweeps.KEPT_TABLES) for runs in result.runs for run in runs.values())
+    assert len(result.curves()) == 2 * 12  # both nets' every step still drawn
