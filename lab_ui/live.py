@@ -103,9 +103,7 @@ def session_connected(session: str) -> bool:
 def require_data() -> None:
     """Load MNIST once per process, or stop the page with a message saying how to fix it. Called first on
     every lesson page, it also notes the run named in the link, before the settings rewrite the URL."""
-    linked = st.query_params.get(LINK)
-    if linked:
-        st.session_state["live:link"] = linked
+    st.session_state["live:link"] = st.query_params.get(LINK)  # this run's link only, never an earlier page's
     try:
         load_mnist()
     except DataError as e:
