@@ -70,10 +70,11 @@ def registry() -> JobRegistry:
 
 
 def freeze_loaded_objects() -> None:
-    """Streamlit runs a full garbage collection after every script run, every fragment redraw included
-    (runner.postScriptGC). With torch, pandas and Plotly loaded that scans some 270,000 objects, 0.27 s of
-    CPU under the GIL the training needs: ten watchers cost three cores. Freezing what is alive once the
-    libraries are loaded (gc.freeze) leaves each collection only the objects made since: milliseconds."""
+    """A full garbage collection with torch, pandas and Plotly loaded scans some 270,000 objects: 0.27 s of
+    CPU under the GIL the training needs. Streamlit ran one after every script run, each fragment redraw
+    included (runner.postScriptGC, now off in .streamlit/config.toml): ten watchers cost three cores.
+    Python still runs its own full collections now and then; freezing what is alive once the libraries
+    are loaded (gc.freeze) leaves them only the objects made since: milliseconds."""
     gc.collect()
     gc.freeze()
 
