@@ -5,12 +5,13 @@ message arrives). Scenarios, each on a fresh server with an empty result store:
 
 - defaults: every student opens Train & compare on the defaults and presses ▶ Train (one shared job);
 - distinct: every student trains a different seed (N jobs; past the queue, "server busy", retried);
-- mixed: every student watches one shared run, then two thirds start distinct runs, half of them sweeps.
+- mixed: every student watches one shared run of 3,000 steps, then two thirds start distinct runs, half of
+  them sweeps.
 
 Printed per scenario and N: the server's RSS after the first lesson loaded torch and MNIST (baseline),
-its peak and after the students left (sessions are dropped 15 s after they disconnect:
---server.disconnectedSessionTTL 15); the server's CPU per watcher-second, training excluded (the job
-threads' own CPU, from /proc); the 50th/95th percentile of the time from ▶ Train to the first chart and to
+its peak, and its RSS after the students left (sessions are dropped 15 s after they disconnect:
+--server.disconnectedSessionTTL 15); the server's CPU per watcher-second while a job trains, training excluded (the
+job threads' own CPU, from /proc); the 50th/95th percentile of the time from ▶ Train to the first chart and to
 the finished result; the shared job's own duration against N = 1; errors. Other processes using the cores
 make the times noisy.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -45,6 +47,7 @@ SESSION_TTL = 15  # seconds a disconnected session is kept (Streamlit's default 
 TRAIN_PAGE, SWEEP_PAGE = "Train_and_compare", "Learning_rate_sensitivity"
 FINISHED = re.compile(r"Finished in ([\d.]+) s")
 CLIENT_TIMEOUT = 1200.0
+SHARED_STEPS = 3000  # the run everyone watches in the mixed scenario: long enough to time its speed
 ALERT_ERROR, ALERT_WARNING = 1, 2
 
 
@@ -70,6 +73,7 @@ class Student:
     busy_count: int = 0
     script_done: asyncio.Event = field(default_factory=asyncio.Event)
     timers: dict[str, asyncio.Task] = field(default_factory=dict)
+    intervals: dict[str, float] = field(default_factory=dict)
     ws: object = None
 
     async def open(self) -> None:
@@ -90,7 +94,6 @@ class Student:
             state.fragment_id, state.is_auto_rerun = fragment, True
         else:
             self.script_done.clear()
-            self.stop_timers()
         await self.ws.send(msg.SerializeToString())
 
     async def press(self, key: str = "run") -> None:
@@ -112,10 +115,15 @@ class Student:
         kind = msg.WhichOneof("type")
         if kind == "navigation":
             self.page_hash = msg.navigation.page_script_hash
+        elif kind == "new_session" and not msg.metadata.run.fragment_ids:
+            self.stop_timers()  # a full run: as the browser does, it registers its fragments' timers anew
         elif kind == "script_finished":
             self.script_done.set()
         elif kind == "auto_rerun":
             self.start_timer(msg.auto_rerun.fragment_id, msg.auto_rerun.interval)
+        elif kind == "stop_auto_rerun":
+            for fragment in msg.stop_auto_rerun.fragment_ids:
+                self.stop_timer(fragment)
         elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
             self.element(msg.delta.new_element)
 
@@ -139,9 +147,11 @@ class Student:
                 self.busy, self.busy_count = True, self.busy_count + 1
 
     def start_timer(self, fragment: str, interval: float) -> None:
-        old = self.timers.pop(fragment, None)
-        if old is not None:
-            old.cancel()
+        """As the browser does: a fragment's timer is replaced only if its interval changed."""
+        if fragment in self.timers and self.intervals.get(fragment) == interval:
+            return
+        self.stop_timer(fragment)
+        self.intervals[fragment] = interval
 
         async def tick() -> None:
             while True:
@@ -150,10 +160,14 @@ class Student:
 
         self.timers[fragment] = asyncio.create_task(tick())
 
-    def stop_timers(self) -> None:
-        for task in self.timers.values():
+    def stop_timer(self, fragment: str) -> None:
+        task = self.timers.pop(fragment, None)
+        if task is not None:
             task.cancel()
-        self.timers.clear()
+
+    def stop_timers(self) -> None:
+        for fragment in list(self.timers):
+            self.stop_timer(fragment)
 
     async def train_until_finished(self, deadline: float) -> None:
         """Press ▶ Train; when told the server is busy, press again 10 s later, as a student would."""
@@ -222,22 +236,38 @@ class Server:
         self.proc.kill()
 
 
-class PeakSampler:
+class Sampler:
+    """The server's RSS and CPU (all of it, and its job threads'), every 0.25 s, in a thread of its own."""
+
     def __init__(self, server: Server) -> None:
-        self.server, self.peak, self.running = server, 0.0, True
+        self.server, self.samples, self.running = server, [], True
         self.thread = threading.Thread(target=self.sample, daemon=True)
         self.thread.start()
 
     def sample(self) -> None:
         while self.running:
             with contextlib.suppress(OSError, StopIteration):
-                self.peak = max(self.peak, self.server.rss_mb())
-            time.sleep(0.2)
+                self.samples.append((time.perf_counter(), self.server.rss_mb(), *self.server.cpu()))
+            time.sleep(0.25)
 
-    def stop(self) -> float:
+    def stop(self) -> None:
         self.running = False
         self.thread.join()
-        return self.peak
+
+    @property
+    def peak(self) -> float:
+        return max(s[1] for s in self.samples)
+
+    def cpu_per_watcher_second(self, students: list[Student]) -> float:
+        """Server CPU, the job threads' excluded, per second of each student watching, over the moments a
+        job was training (its threads used CPU)."""
+        cpu = watched = 0.0
+        for (t0, _, all0, jobs0), (t1, _, all1, jobs1) in itertools.pairwise(self.samples):
+            watchers = sum(s.pressed is not None and s.pressed <= t0 and (s.finished or t1) >= t1 for s in students)
+            if jobs1 > jobs0 and watchers:
+                cpu += (all1 - all0) - (jobs1 - jobs0)
+                watched += watchers * (t1 - t0)
+        return cpu / watched if watched else float("nan")
 
 
 def percentiles(values: list[float]) -> str:
@@ -262,7 +292,7 @@ def plan(scenario: str, n: int) -> tuple[list[tuple[str, str]], list[tuple[str, 
         return [(TRAIN_PAGE, f"seed={i + 1}") for i in range(n)], []
     starters = round(2 * n / 3)
     second = [(SWEEP_PAGE, f"seed={i + 1}") if i % 2 else (TRAIN_PAGE, f"seed={i + 101}") for i in range(starters)]
-    return [(TRAIN_PAGE, "seed=7")] * n, second
+    return [(TRAIN_PAGE, f"seed=7&steps={SHARED_STEPS}")] * n, second
 
 
 async def run_scenario(scenario: str, n: int, port: int) -> dict:
@@ -273,11 +303,11 @@ async def run_scenario(scenario: str, n: int, port: int) -> dict:
         await warm.close()
         await asyncio.sleep(2)
         baseline = server.rss_mb()
-        sampler = PeakSampler(server)
+        sampler = Sampler(server)
         first, second = plan(scenario, n)
         students = [Student(server.url, page, query) for page, query in first]
         await asyncio.gather(*(s.open() for s in students))
-        cpu0, jobs0, t0 = *server.cpu(), time.perf_counter()
+        t0 = time.perf_counter()
         await watch_phase(students)
         later = []
         for student, (page, query) in zip(students, second, strict=False):
@@ -286,23 +316,22 @@ async def run_scenario(scenario: str, n: int, port: int) -> dict:
         if later:
             await asyncio.gather(*(s.open() for s in later))
             await watch_phase(later)
-        cpu1, jobs1, t1 = *server.cpu(), time.perf_counter()
+        t1 = time.perf_counter()
         everyone = students + later
         for s in everyone:
             await s.close()
-        peak = sampler.stop()
+        sampler.stop()
         await asyncio.sleep(SESSION_TTL + 10)  # sessions expire, jobs have ended
         after = server.rss_mb()
-        watched = sum((s.finished or t1) - s.pressed for s in everyone if s.pressed is not None)
         shared = [s.own_seconds for s in students if s.own_seconds is not None]
         return {
             "scenario": scenario,
             "n": n,
             "baseline_mb": baseline,
-            "peak_mb": peak,
+            "peak_mb": sampler.peak,
             "after_mb": after,
-            "cpu_per_watcher_s": ((cpu1 - cpu0) - (jobs1 - jobs0)) / watched if watched else float("nan"),
-            "training_cpu_s": jobs1 - jobs0,
+            "cpu_per_watcher_s": sampler.cpu_per_watcher_second(everyone),
+            "training_cpu_s": sampler.samples[-1][3] - sampler.samples[0][3],
             "first_chart": [s.first_chart - s.pressed for s in everyone if s.first_chart and s.pressed],
             "finished": [s.finished - s.pressed for s in everyone if s.finished and s.pressed],
             "unfinished": sum(s.finished is None for s in everyone),

@@ -71,10 +71,11 @@ def registry() -> JobRegistry:
 
 
 def freeze_loaded_objects() -> None:
-    """Streamlit runs a full garbage collection after every script run, every fragment redraw included
-    (runner.postScriptGC). With torch, pandas and Plotly loaded that scans some 270,000 objects, 0.27 s of
-    CPU under the GIL the training needs: ten watchers cost three cores. Freezing what is alive once the
-    libraries are loaded (gc.freeze) leaves each collection only the objects made since: milliseconds."""
+    """A full garbage collection with torch, pandas and Plotly loaded scans some 270,000 objects: 0.27 s of
+    CPU under the GIL the training needs. Streamlit ran one after every script run, each fragment redraw
+    included (runner.postScriptGC, now off in .streamlit/config.toml): ten watchers cost three cores.
+    Python still runs its own full collections now and then; freezing what is alive once the libraries
+    are loaded (gc.freeze) leaves them only the objects made since: milliseconds."""
     gc.collect()
     gc.freeze()
 
@@ -104,9 +105,7 @@ def session_connected(session: str) -> bool:
 def require_data() -> None:
     """Load MNIST once per process, or stop the page with a message saying how to fix it. Called first on
     every lesson page, it also notes the run named in the link, before the settings rewrite the URL."""
-    linked = st.query_params.get(LINK)
-    if linked:
-        st.session_state["live:link"] = linked
+    st.session_state["live:link"] = st.query_params.get(LINK)  # this run's link only, never an earlier page's
     try:
         load_mnist()
     except DataError as e:
