@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bn_demo.config import ConfigError, TrainConfig
-from bn_demo.memo import shareable
 from bn_demo.store import ResultStore, Stored, key_digest, result_bytes
 
 MAX_CONCURRENT_JOBS = 2  # one per core
@@ -162,7 +161,7 @@ class Job:
     def from_store(cls, key: Hashable, stored: Stored) -> Job:
         """A finished job for a result trained earlier: no training, its own duration kept."""
         job = cls(key, None, total=0)
-        job.result, job.stored, job._state, job._seconds = shareable(stored.result), True, "done", stored.seconds
+        job.result, job.stored, job._state, job._seconds = stored.result, True, "done", stored.seconds
         job.close()
         return job
 
@@ -180,7 +179,7 @@ class Job:
                 self._state, self._error = "failed", f"{type(e).__name__}: {e}"
         else:
             with self._lock:
-                self.result = shareable(result)
+                self.result = result
                 self._state = "stopped" if self.stop_event.is_set() else "done"
         finally:
             with self._lock:
@@ -220,8 +219,8 @@ class Job:
 
     def peek(self) -> Any:
         """The finished result, or the partial one while it trains (None before any). A partial result
-        is rebuilt at most every PEEK_SECONDS and the same object is handed to every watcher, so figures
-        built from it can be shared (see memo.shared)."""
+        is rebuilt at most every PEEK_SECONDS and the same object is handed to every watcher: thirty watchers
+        cost one rebuild of the tables a second, not thirty."""
         if self.result is not None:
             return self.result
         if self.finished:
@@ -234,7 +233,7 @@ class Job:
             fn = self.peek_fn
             if fn is None:
                 return None
-            partial = shareable(fn())
+            partial = fn()
             if not self.finished:
                 self._peeked = (now, partial)
             return partial

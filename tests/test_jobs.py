@@ -254,9 +254,10 @@ def frame_of(n: int) -> pd.DataFrame:
 def test_finished_results_in_memory_stay_within_their_byte_bound(tmp_path):
     size = frame_of(10_000).memory_usage(deep=True).sum()
     registry = JobRegistry(memory_bytes=int(2.5 * size), stores=[ResultStore(tmp_path)])
-    done = [registry.submit(k, lambda job: frame_of(10_000), total=1) for k in "abc"]
-    for job in done:
-        job.wait(10)
+    done = []
+    for k in "abc":  # one after another: two workers could finish them out of order
+        done.append(registry.submit(k, lambda job: frame_of(10_000), total=1))
+        done[-1].wait(10)
     assert list(registry.kept) == ["b", "c"] and sum(s for _, s in registry.kept.values()) <= registry.memory_bytes
     assert done[0].result is None  # released: on disk, not in memory
     pd.testing.assert_frame_equal(done[0].peek(), frame_of(10_000))  # read back when asked
