@@ -96,13 +96,6 @@ class Sweep:
     def n_runs(self) -> int:
         return len(self.points) * len(self.norms)
 
-    def budget(self) -> tuple[int, int]:
-        """(steps, runs) whose product is the sweep's cost, for jobs.check_budget."""
-        steps = {p.config.steps for p in self.points}
-        if len(steps) == 1:
-            return steps.pop(), self.n_runs
-        return self.total_steps, len(self.norms)
-
 
 def base_config(**settings) -> TrainConfig:
     """A sweep's starting configuration: lighter evaluations during training, as only the final numbers
@@ -291,10 +284,6 @@ class SeededSweep:
     @property
     def n_runs(self) -> int:
         return self.sweep.n_runs * len(self.seeds)
-
-    def budget(self) -> tuple[int, int]:
-        steps, runs = self.sweep.budget()
-        return steps, runs * len(self.seeds)
 
     @property
     def trained(self) -> tuple[TrainConfig, ...]:
