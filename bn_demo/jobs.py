@@ -610,3 +610,15 @@ def training_work(configs: dict, data=None) -> Callable[[Job], Any]:
     from bn_demo.train import PairedTraining  # torch is imported only when a job is made
 
     return live_work(lambda: PairedTraining(configs, data))
+
+
+def seeded_training_work(configs: dict, seeds: tuple[int, ...], data=None) -> Callable[[Job], Any]:
+    """A job's work: `configs` trained paired once per seed (the seed replaces the configs' own), one seed
+    after another, with live partial results (the finished seeds and the current one's)."""
+    from bn_demo.seeds import SeededRun
+    from bn_demo.train import PairedTraining  # torch is imported only when a job is made
+
+    def make(seed: int) -> PairedTraining:
+        return PairedTraining({name: c.with_(seed=seed) for name, c in configs.items()}, data)
+
+    return live_work(lambda: SeededRun(make, seeds))

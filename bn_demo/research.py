@@ -26,7 +26,7 @@ import torch
 from bn_demo.config import TrainConfig
 from bn_demo.data import MNIST
 from bn_demo.ics import measure_ics
-from bn_demo.jobs import Job, live_work
+from bn_demo.jobs import Job, live_work, seeded_training_work
 from bn_demo.landscape import probe_landscape
 from bn_demo.landscape import ranges as landscape_ranges
 from bn_demo.models import MLP
@@ -90,7 +90,7 @@ def training_request(name: str, configs: dict[str, TrainConfig], seeds: int, dat
     """Paired training of `configs` over `seeds` seeds (their seed, +1, …): per_seed holds each seed's runs."""
     first = next(iter(configs.values()))
     chosen = seed_list(first.seed, seeds)
-    work = live_work(lambda: SeededRun(lambda seed: PairedTraining(seeded_configs(configs, seed), data), chosen))
+    work = seeded_training_work(configs, chosen, data)
     key = (name, tuple(configs.values()), chosen)
     return JobRequest(key, work, first.steps * len(chosen), first.steps, len(configs) * len(chosen))
 

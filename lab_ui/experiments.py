@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bn_demo.config import ACTIVATIONS, INITS, MNIST_TRAIN, TrainConfig
-from bn_demo.seeds import SeededRun, seed_list
+from bn_demo.jobs import seeded_training_work
+from bn_demo.seeds import seed_list
 from lab_ui.params import BATCH_SIZES, LEARNING_RATES, Param, defaults, seeds_param
 
 NORM_CHOICES = {"both": ("bn", "plain"), "on": ("bn",), "off": ("plain",)}
@@ -50,18 +51,6 @@ class JobSpec:
         return tuple(c.with_(seed=s) for s in self.seeds for c in self.configs.values())
 
 
-def seeded_paired_work(configs: dict[str, TrainConfig], seeds: tuple[int, ...]) -> Callable[[Any], Any]:
-    """A job's work: `configs` trained paired, once per seed (the seed replaces the configs' own), one seed
-    after another, with live partial results (finished seeds and the current one)."""
-    from bn_demo.jobs import live_work
-    from bn_demo.train import PairedTraining  # torch is imported only when a job is made
-
-    def make(seed: int) -> PairedTraining:
-        return PairedTraining({name: c.with_(seed=seed) for name, c in configs.items()})
-
-    return live_work(lambda: SeededRun(make, seeds))
-
-
 def paired_job(configs: dict[str, TrainConfig], seeds: int) -> JobSpec:
     """The job for `configs` (sharing their first seed) repeated over `seeds` seeds."""
     first = next(iter(configs.values()))
@@ -69,7 +58,7 @@ def paired_job(configs: dict[str, TrainConfig], seeds: int) -> JobSpec:
     key = ("paired", tuple(configs.items()), seed_tuple)
     return JobSpec(
         key,
-        seeded_paired_work(configs, seed_tuple),
+        seeded_training_work(configs, seed_tuple),
         first.steps * seeds,
         first.steps,
         len(configs) * seeds,
