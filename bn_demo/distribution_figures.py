@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from bn_demo.figures import PANEL_HEIGHT, Runs
 from bn_demo.results import RunResult
+from bn_demo.shared import shared
 from bn_demo.style import STEP_AXIS, color, label, legend_below, step_axis, titled
 
 HEATMAP_BINS = 40
@@ -48,6 +49,7 @@ def column_normalised(density: np.ndarray) -> np.ndarray:
     return np.divide(density, peak, out=np.zeros_like(density), where=peak > 0)
 
 
+@shared
 def snapshot_heatmaps(runs: Runs, layer: int) -> list[go.Figure]:
     """Per run, the histogram of the layer's nonlinearity inputs at each evaluation (a column per step) on
     the run's own value range, each column scaled to its peak (TensorBoard's histograms, seen from above)."""
@@ -107,6 +109,7 @@ def relative_unit_drift(run: RunResult, layer: int) -> np.ndarray:
     return drift / scale if scale > 0 else np.full_like(drift, np.nan, dtype=float)
 
 
+@shared
 def unit_drift_panels(runs: Runs, layer: int, shown_units: int = 5) -> tuple[go.Figure, go.Figure]:
     """Left: a few units' batch means over steps; right: the distribution of every unit's change of mean,
     in units of the layer's first standard deviation, on one set of bins for all runs."""

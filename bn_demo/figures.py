@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 
 from bn_demo.results import RunResult
 from bn_demo.seeds import SeedResults, Spread, band
+from bn_demo.shared import shared
 from bn_demo.style import (
     DIVERGED_SYMBOL,
     STEP_AXIS,
@@ -213,6 +214,7 @@ def _loss_values(per_seed: PerSeed) -> np.ndarray:
     return np.concatenate(values) if values else np.array([])
 
 
+@shared
 def loss_panel(results, *, smoothing: float = 0.0, title: str = "Loss (cross-entropy)") -> go.Figure:
     """Training-batch loss (thin, smoothed by `smoothing`) and test loss (bold) per net, log scale."""
     per_seed = seed_runs(results)
@@ -223,6 +225,7 @@ def loss_panel(results, *, smoothing: float = 0.0, title: str = "Loss (cross-ent
     return fig
 
 
+@shared
 def accuracy_panel(results, *, smoothing: float = 0.0, title: str = "Accuracy") -> go.Figure:
     """Training-batch accuracy (thin, smoothed) and test accuracy (bold) per net."""
     per_seed = seed_runs(results)
@@ -233,6 +236,7 @@ def accuracy_panel(results, *, smoothing: float = 0.0, title: str = "Accuracy") 
     return fig
 
 
+@shared
 def training_curves(results, title: str = "Loss and accuracy while training") -> go.Figure:
     """Loss (log scale) and accuracy side by side in one figure (for a single PNG): the same traces as
     `loss_panel` and `accuracy_panel`."""
@@ -288,6 +292,7 @@ def _layer_traces(per_seed: PerSeed, prefix: str, column) -> tuple[list[go.Scatt
     return traces, values
 
 
+@shared
 def layer_panels(results, *, prefix: str = "") -> tuple[go.Figure, go.Figure]:
     """Per hidden layer, the batch mean and the batch variance (each averaged over units) of the
     nonlinearity's input (or, with `prefix="bn_in_"`, of BN's input), against step. BN holds its output's
@@ -333,6 +338,7 @@ RUNNING_GAPS = {  # recorded gap -> (panel title, y title, its scale from the ru
 }
 
 
+@shared
 def running_gap_panels(results) -> list[go.Figure]:
     """How far each training batch's statistics of BN's input are from the running averages that inference
     uses (each averaged over units, relative to the running average's size): the noise a small batch adds.
@@ -422,6 +428,7 @@ def _percentile_panel(title: str, name: str, wide: pd.DataFrame, y_title: str, s
     return step_axis(legend_below(fig, -0.25), steps)
 
 
+@shared
 def percentile_band_panels(runs: Runs, layer: int, unit: int) -> list[go.Figure]:
     """The tracked unit's nonlinearity input (15th, 50th, 85th percentile over the batch), one figure per
     run that recorded steps."""
@@ -438,6 +445,7 @@ def percentile_band_panels(runs: Runs, layer: int, unit: int) -> list[go.Figure]
     ]
 
 
+@shared
 def bn_input_output_panels(run_name: str, run: RunResult, layer: int) -> list[go.Figure]:
     """For a BN run: the tracked unit before BN (its input still moves) and after (normalised)."""
     unit, steps = run.config.tracked_unit, run.config.steps
@@ -515,6 +523,7 @@ def ahead_text(per_seed: PerSeed, name: str, reference: str) -> str:
     return f"{sum(a > b for a, b in pairs)} of {len(pairs)} seeds" if pairs else "–"
 
 
+@shared
 def summary_table(results, reference: str = "plain") -> pd.DataFrame:
     """One row per net: mean ± sd over seeds (the value alone for one seed) of what a student compares
     first, in how many seeds it was ahead of `reference` on test accuracy, and the time per step BN costs."""

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from bn_demo.config import FIT_EVAL_MODE
 from bn_demo.figures import band_traces, mark_diverged, nets, panel, runs_of, seed_runs, test_evals
 from bn_demo.results import RunResult
+from bn_demo.shared import shared
 from bn_demo.style import color, label, linear_range, log_axis
 
 
@@ -45,6 +46,7 @@ FIT_QUANTITIES = {  # quantity -> (y title, hover format, log axis)
 }
 
 
+@shared
 def fit_panel(results, quantity: str) -> go.Figure:
     """Per net, `quantity` on the training subset (dashed) and on test images (solid), mean and band over seeds."""
     per_seed = seed_runs(results)
@@ -68,6 +70,7 @@ GAPS = {  # quantity -> (fit_table column, title, y title, hover format, tick fo
 }
 
 
+@shared
 def gap_panel(results, quantity: str) -> go.Figure:
     """The train–test gap over training, per net, mean and band over seeds: overfitting makes it grow."""
     per_seed = seed_runs(results)

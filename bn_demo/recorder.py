@@ -198,19 +198,21 @@ class Recorder:
 
     # ---- tables --------------------------------------------------------------------------------
 
-    def _copies(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Steps, scalars and rows recorded so far, copied under the lock."""
+    def _recorded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Steps, scalars and rows recorded so far: views, not copies, since a recorded row is never written
+        again (copying the rows, tens of MB, every second for the live view was most of a run's memory).
+        The tables built from them copy what they keep."""
         with self.lock:
             n = self.count
-            return self.steps[:n].numpy().copy(), self.scalars[:n].numpy().copy(), self.rows[:n].numpy().copy()
+        return self.steps[:n].numpy(), self.scalars[:n].numpy(), self.rows[:n].numpy()
 
     def field(self, name: str) -> list[np.ndarray]:
         """One field's raw records, per hidden layer: (recorded steps, width) each."""
-        _, _, rows = self._copies()
+        _, _, rows = self._recorded()
         return [layout.read(rows)[name] for layout in self.layouts]
 
     def frames(self) -> dict[str, pd.DataFrame]:
-        steps, scalars, rows = self._copies()
+        steps, scalars, rows = self._recorded()
         with self.lock:
             evals, snapshots = list(self.evals), list(self.snapshots)
         s = self.scalar_layout.read(scalars)
@@ -234,9 +236,7 @@ class Recorder:
 
     def history(self) -> pd.DataFrame:
         """The training-loss history alone: cheap enough to read every second beside training."""
-        with self.lock:
-            n = self.count
-            steps, scalars = self.steps[:n].numpy().copy(), self.scalars[:n].numpy().copy()
+        steps, scalars, _ = self._recorded()
         return self._history(steps, self.scalar_layout.read(scalars))
 
     def _history(self, steps: np.ndarray, scalars: Mapping[str, np.ndarray]) -> pd.DataFrame:

@@ -32,6 +32,7 @@ from bn_demo.landscape import ranges as landscape_ranges
 from bn_demo.models import MLP
 from bn_demo.results import RunResult, stacked
 from bn_demo.seeds import SeededRun, seed_list
+from bn_demo.shared import shared
 from bn_demo.train import PairedTraining, ProgressFn, Trainer, compare_configs
 from bn_demo.verdicts import bounded_share
 
@@ -171,12 +172,19 @@ class ProbedTraining:
         return ProbedRuns(self.training.partial(), self.table())
 
 
+@shared
+def seed_probes(probed: ProbedRuns) -> pd.DataFrame:
+    """One seed's probes, each row naming its seed (one frame for every session drawing them)."""
+    return probed.probes.assign(seed=next(iter(probed.runs.values())).config.seed)
+
+
 def track(config: TrainConfig, probe: str, every: int = 0, norms=PROBE_NORMS, data=None, **run_kwargs) -> ProbedRuns:
     """Paired runs of `config` for `norms` with `probe` ("ics" or "landscape") every `every` steps
     (0: about DEFAULT_PROBES times), one seed."""
     return ProbedTraining(compare_configs(config, norms), probe, every or probe_every(config), data).run(**run_kwargs)
 
 
+@shared
 def landscape_bands(probes: pd.DataFrame) -> pd.DataFrame:
     """Landscape probes (run, step, multiplier, ...) -> run, step, quantity, min, max over the step sizes."""
     if probes.empty:
@@ -188,6 +196,7 @@ def landscape_bands(probes: pd.DataFrame) -> pd.DataFrame:
 # ---- per-seed numbers (pure functions of one seed's tables) -----------------------------------------------
 
 
+@shared
 def stability(runs: dict[str, RunResult], layer: int, quantities=STABILITY_QUANTITIES) -> pd.DataFrame:
     """How much the input of a layer's nonlinearity moves during a run, per run and quantity of the
     layers table: jitter, the mean absolute change between consecutive recorded steps (step-to-step

@@ -17,6 +17,7 @@ from bn_demo.figures import STEP_AXIS, test_evals
 from bn_demo.landscape import QUANTITIES
 from bn_demo.results import RunResult
 from bn_demo.seeds import band
+from bn_demo.shared import shared
 from bn_demo.style import color, fill, label, legend_below, log_axis, seed_band, titled
 
 Runs = dict[str, RunResult]
@@ -51,6 +52,7 @@ def _names(per_seed: Sequence[Runs]) -> list[str]:
     return list(dict.fromkeys(name for runs in per_seed for name in runs))
 
 
+@shared
 def accuracy_curves(per_seed: Sequence[Runs], title: str) -> go.Figure:
     """Held-out loss (log scale) and accuracy at every evaluation, per net: mean over seeds with its band."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Held-out loss", "Held-out accuracy"), horizontal_spacing=0.1)
@@ -68,6 +70,7 @@ def accuracy_curves(per_seed: Sequence[Runs], title: str) -> go.Figure:
     return legend_below(fig)
 
 
+@shared
 def sigmoid_input(runs: Runs, layer: int, title: str) -> go.Figure:
     """Ioffe & Szegedy's Figure 1(b, c) for one seed's runs: the tracked unit's nonlinearity input (15th, 50th
     and 85th percentiles) per net, under `title` and a line naming the unit and the seed."""
@@ -76,6 +79,7 @@ def sigmoid_input(runs: Runs, layer: int, title: str) -> go.Figure:
     return figures.percentile_bands(runs, layer, f"{title}<br><sup>{note}</sup>").update_layout(margin={"t": 100})
 
 
+@shared
 def stability_bars(tables: Sequence[pd.DataFrame], measure: str, title: str) -> go.Figure:
     """research.stability's tables (one per seed) -> grouped bars of `measure` ("jitter" or "drift"), one group
     per quantity: the mean over seeds, with the min–max over seeds as error bars."""
@@ -107,6 +111,7 @@ def stability_bars(tables: Sequence[pd.DataFrame], measure: str, title: str) -> 
     return fig
 
 
+@shared
 def ics_lines(probes: Sequence[pd.DataFrame], measure: str, title: str) -> go.Figure:
     """ICS probes (one table per seed: run, step, layer, l2, relative, cosine) -> `measure` over steps, mean over
     seeds with its band, one subplot per layer after the first (whose shift is 0 by definition)."""
@@ -129,6 +134,7 @@ def ics_lines(probes: Sequence[pd.DataFrame], measure: str, title: str) -> go.Fi
     return fig
 
 
+@shared
 def landscape_figure(bands: Sequence[pd.DataFrame], title: str) -> go.Figure:
     """research.landscape_bands (one per seed) -> per quantity, each run's range over the step sizes as a shaded
     band from the mean over seeds of its minimum to the mean of its maximum."""

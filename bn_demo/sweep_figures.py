@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 from bn_demo.calibration import METHODS
 from bn_demo.seeds import band
+from bn_demo.shared import shared
 from bn_demo.style import DIVERGED_SYMBOL, color, label, legend_below, log_axis, seed_band, titled
 from bn_demo.sweeps import decided, value_text
 from bn_demo.train import DIVERGED_LOSS
@@ -104,6 +105,7 @@ def _stats(rows: pd.DataFrame, column: str, scale: float, order: list) -> pd.Dat
     return stats.set_index("value").loc[[v for v in order if v in set(stats["value"])]].reset_index()
 
 
+@shared
 def sensitivity_figure(points: pd.DataFrame, *, column: str, axis_title: str, title: str) -> go.Figure:
     """Final test accuracy (`column` "test_accuracy", in %) or test loss ("test_loss", log scale) against the
     swept value, BN vs no BN over the decided seeds. A diverged run is an ✕ below 0% accuracy, or at the loss
@@ -154,6 +156,7 @@ def loss_range(curves: pd.DataFrame) -> dict:
     return axis
 
 
+@shared
 def curve_figure(curves: pd.DataFrame, points: pd.DataFrame, value, *, noun: str, y_axis: dict) -> go.Figure:
     """Training loss against step at one swept value: each net's mean over seeds with its min–max band; an ✕
     at the step where a seed diverged (drawn at that seed's last recorded loss)."""
@@ -179,6 +182,7 @@ def curve_figure(curves: pd.DataFrame, points: pd.DataFrame, value, *, noun: str
     return fig
 
 
+@shared
 def calibration_figure(analysis: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
     """Test accuracy of the BN nets against batch size under each source of normalising statistics (mean over
     seeds, bars: min–max over seeds), with the no-BN nets of the same sweep as a reference."""

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from bn_demo.seeds import PairedGap, Spread, paired_gap, seeds_phrase
+from bn_demo.shared import shared
 from bn_demo.style import label
 from bn_demo.sweeps import decided, value_text
 from bn_demo.verdicts import SILENT, Finding, gap_sentence
@@ -140,6 +141,7 @@ def value_verdict(points: pd.DataFrame, value: Any, *, one_seed_noise: float) ->
     return {"higher": "BN higher", "lower": "no BN higher", "noise": "within seed-to-seed noise"}.get(outcome, "")
 
 
+@shared
 def value_table(points: pd.DataFrame, *, noun: str, one_seed_noise: float) -> pd.DataFrame:
     """The page's table: per value, each net's test accuracy (mean ± sd over seeds, ✕ where it diverged), the
     paired gap in points, in how many seeds BN was ahead, and the verdict."""

@@ -24,6 +24,7 @@ from bn_demo.data import MNIST
 from bn_demo.jobs import Job, live_work
 from bn_demo.results import RunResult, stacked
 from bn_demo.seeds import SeededRun, SeedResults, Spread
+from bn_demo.shared import shared
 from bn_demo.style import label
 from bn_demo.train import PairedTraining, ProgressFn, compare_configs
 
@@ -300,18 +301,27 @@ class SeededSweep:
         return live_work(make)
 
 
+@shared
 def seeded_points(results: SeedResults) -> pd.DataFrame:
     """SweepResult.points of every seed, stacked (each row names its seed)."""
     return stacked([r.points() for r in results.per_seed], POINT_COLUMNS).astype({"diverged_at": "Int64"})
 
 
+@shared
 def seeded_curves(results: SeedResults) -> pd.DataFrame:
     return stacked([r.curves() for r in results.per_seed], CURVE_KEYS)
 
 
+@shared
 def seeded_analysis(results: SeedResults) -> pd.DataFrame:
     frames = [r.analysis() for r in results.per_seed]
     return stacked([f for f in frames if len(f)], ["setting", "value", "seed"])
+
+
+@shared
+def of_setting(table: pd.DataFrame, setting: str) -> pd.DataFrame:
+    """The rows of `table` that vary `setting`: one frame for every session drawing them."""
+    return table[table["setting"] == setting]
 
 
 def seeded_complete(results: SeedResults) -> bool:

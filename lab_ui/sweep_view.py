@@ -196,8 +196,7 @@ def write(*findings: Finding) -> None:
 def _curve_panels(results: SeedResults, points: pd.DataFrame, setting: str, noun: str, training: bool) -> None:
     """Training loss, one small panel per value in rows of PANEL_COLUMNS (stacked on a phone). While the sweep
     trains only the latest value is drawn: the view is redrawn every second, and every panel would slow it."""
-    curves = sweeps.seeded_curves(results)
-    curves = curves[curves["setting"] == setting]
+    curves = sweeps.of_setting(sweeps.seeded_curves(results), setting)
     values = list(dict.fromkeys(points["value"]))
     if training:
         latest = points["value"].iloc[-1]
@@ -219,8 +218,7 @@ def show_sweep(
     """For the points of `results` that vary `setting`: each run's summary (once the sweep is over), the table
     over seeds, accuracy and loss against the value (side by side, stacked on a phone) and the loss curves.
     Returns those points."""
-    points = sweeps.seeded_points(results)
-    points = points[points["setting"] == setting]
+    points = sweeps.of_setting(sweeps.seeded_points(results), setting)
     if points.empty:
         return points
     if not training:

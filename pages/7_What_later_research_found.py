@@ -72,7 +72,7 @@ def draw_noise(per_seed: list[dict], finished: bool) -> None:
 
 
 def probe_tables(per_seed: list[research.ProbedRuns]) -> list[pd.DataFrame]:
-    return [p.probes.assign(seed=next(iter(p.runs.values())).config.seed) for p in per_seed if len(p.probes)]
+    return [research.seed_probes(p) for p in per_seed if len(p.probes)]
 
 
 def ics_figures(tables: list[pd.DataFrame]) -> list:

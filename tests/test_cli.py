@@ -346,8 +346,10 @@ def stubbed(made: dict[str, RunResult]):
 
     def train_seeds(configs, data):
         return [
-            {name: dataclasses.replace(made["plain" if c.norm == "plain" else "bn"], name=name, config=c)
-             for name, c in runs.items()}  # fmt: skip
+            {
+                name: dataclasses.replace(made["plain" if c.norm == "plain" else "bn"], name=name, config=c)
+                for name, c in runs.items()
+            }  # fmt: skip
             for runs in configs.values()
         ]
 
