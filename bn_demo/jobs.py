@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import dataclasses
 import heapq
 import queue
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bn_demo.config import ConfigError, TrainConfig
+from bn_demo.memory import libc, trim
 from bn_demo.store import ResultStore, Stored, key_digest, result_bytes
 
 MAX_CONCURRENT_JOBS = 2  # one per core
@@ -285,43 +285,12 @@ def torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def preload_torch_optimizers() -> None:
-    """Import what torch.optim imports when the first optimizer is made: torch._dynamo, and triton where it
-    is installed (82 MB with the CPU build, 157 MB with PyPI's CUDA build, and tens of thousands of Python
-    objects). Done once when the registry is made, so that the first job does not pay for it and the
-    objects can be frozen out of the garbage collector's way with the rest of the libraries."""
-    import torch._dynamo  # noqa: F401
-
-
-def limit_malloc_arenas(arenas: int) -> bool:
-    """Cap glibc's malloc arenas (as MALLOC_ARENA_MAX would): every thread that allocates may otherwise
-    get an arena of its own, whose freed pages stay in the process. False where glibc is not used."""
-    libc = _libc()
-    return bool(libc is not None and libc.mallopt(-8, arenas))  # -8: M_ARENA_MAX
-
-
-def trim_memory() -> None:
-    """Give freed heap pages back to the system (glibc keeps them otherwise), after a job's trainer goes."""
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
-
-
 def name_os_thread(name: str) -> None:
     """Give the calling thread its name in the OS too (top -H, /proc/<pid>/task), so that the training's
     CPU time can be told apart from the rest of the server's."""
-    libc = _libc()
-    if libc is not None and hasattr(libc, "pthread_setname_np"):
-        libc.pthread_setname_np(ctypes.c_ulong(threading.get_ident()), name.encode()[:15])
-
-
-def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        return libc if libc is not None and hasattr(libc, "malloc_trim") else None
-    except OSError:
-        return None
+    lib = libc()
+    if lib is not None and hasattr(lib, "pthread_setname_np"):
+        lib.pthread_setname_np(ctypes.c_ulong(threading.get_ident()), name.encode()[:15])
 
 
 class JobRegistry:
@@ -467,7 +436,7 @@ class JobRegistry:
             for store in self.stores:
                 if not store.read_only and store.put(job.key, job.result, seconds=status.elapsed):
                     job.stored = True
-        trim_memory()
+        trim()
 
     def _keep(self, job: Job) -> None:
         """Hold a finished result in memory, dropping the least recently used past the byte bound

@@ -319,6 +319,13 @@ def estimate(configs: dict[str, TrainConfig], trial_steps: int = 30, data: MNIST
     return Estimate(step_seconds, eval_seconds, full.steps // full.effective_eval_every + 2, full.steps)
 
 
+def warm_up(data: MNIST | None = None) -> None:
+    """Train a BN and a plain net two steps on batches of 8 and evaluate them: this imports what the first
+    optimiser imports (torch._dynamo: 80–160 MB and tens of thousands of Python objects) and loads the code
+    pages training runs (about 17 MB), once, when a server opens its first lesson, not in a student's job."""
+    PairedTraining(compare_configs(TrainConfig(steps=2, batch_size=8, eval_size=10)), data).run()
+
+
 def compare_configs(config: TrainConfig, norms: tuple[str, ...] = ("bn", "plain")) -> dict[str, TrainConfig]:
     """The paired variants of one configuration: identical but for what follows each Linear."""
     return {norm: config.with_(norm=norm) for norm in norms}

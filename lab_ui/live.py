@@ -31,11 +31,10 @@ from bn_demo.jobs import (
     ServerBusy,
     check_budget,
     duration_text,
-    limit_malloc_arenas,
-    preload_torch_optimizers,
     request_cost,
     torch_threads,
 )
+from bn_demo.memory import configure_allocators, trim_every
 from bn_demo.store import ResultStore, key_digest
 
 REFRESH_SECONDS = 1.0  # at 0.5 s, redrawing (server and browser) slowed the default comparison from 5 s to 9 s
@@ -44,7 +43,6 @@ WATCHERS_CPU = 0.15  # share of the server's core that all watchers' redraws tog
 STOP_WAIT_SECONDS = 5.0  # a stopped job ends within one step (or one probe): then its end is drawn at once
 FIRST_STEP_WAIT_SECONDS = 0.8  # a run just started usually reports its first step well within this
 TORCH_THREADS_PER_JOB = 1  # see registry()
-MALLOC_ARENAS = 2  # see registry()
 LINK = "run"  # the query parameter naming the page's run
 _render_cpu: dict[str, float] = {}  # page -> CPU seconds of one redraw (moving average, shared by sessions)
 
@@ -56,12 +54,14 @@ def registry() -> JobRegistry:
 
     Each job trains on one torch thread: jobs run one per core, and torch's default of one thread per core
     per job oversubscribes the cores as soon as two jobs (or another process) run, which made every step
-    about 20x slower on 2 cores. Malloc arenas are capped: glibc gives busy threads (two workers, one
-    script thread per rerun) arenas of their own, and the pages they free stay in the process. The objects
-    of the libraries loaded by now are frozen out of the garbage collector's sight (see
-    freeze_loaded_objects)."""
-    limit_malloc_arenas(MALLOC_ARENAS)
-    preload_torch_optimizers()
+    about 20x slower on 2 cores. The allocators are set to give freed memory back (bn_demo.memory), and
+    trimmed every few seconds, since sessions leave without telling the app. Torch's training code is
+    warmed up, and the objects of the libraries loaded by now are frozen out of the garbage collector's
+    sight (see freeze_loaded_objects)."""
+    configure_allocators()
+    trim_every()
+    with torch_threads(TORCH_THREADS_PER_JOB):
+        train.warm_up()
     freeze_loaded_objects()
     return JobRegistry(
         stores=[ResultStore.default(), ResultStore.lessons()],
