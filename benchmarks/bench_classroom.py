@@ -3,7 +3,9 @@ by a light client of Streamlit's own websocket protocol (what the browser sends:
 string, button clicks, the fragments' timed reruns; nothing is rendered, so a "chart" is the moment its
 message arrives). Scenarios, each on a fresh server with an empty result store:
 
-- defaults: every student opens Train & compare on the defaults and presses ▶ Train (one shared job);
+- defaults: every student opens Train & compare on the defaults and presses ▶ Train (the lesson's stored
+  default: nothing trains);
+- shared: every student presses ▶ Train on the same new settings (one shared job of 2,000 steps);
 - distinct: every student trains a different seed (N jobs; past the queue, "server busy", retried);
 - mixed: every student watches one shared run of 3,000 steps, then two thirds start distinct runs, half of
   them sweeps.
@@ -15,7 +17,7 @@ job threads' own CPU, from /proc); the 50th/95th percentile of the time from ▶
 the finished result; the shared job's own duration against N = 1; errors. Other processes using the cores
 make the times noisy.
 
-    python benchmarks/bench_classroom.py [--sizes 1 10 30] [--scenarios defaults distinct mixed] [--json out.json]
+    python benchmarks/bench_classroom.py [--sizes 1 10 30] [--scenarios NAME ...] [--json out.json]
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ TRAIN_PAGE, SWEEP_PAGE = "Train_and_compare", "Learning_rate_sensitivity"
 FINISHED = re.compile(r"Finished in ([\d.]+) s")
 CLIENT_TIMEOUT = 1200.0
 SHARED_STEPS = 3000  # the run everyone watches in the mixed scenario: long enough to time its speed
+SHARED_QUERY = "seed=7&steps=2000"  # the shared scenario's run: not a stored lesson default
 ALERT_ERROR, ALERT_WARNING = 1, 2
 
 
@@ -288,6 +291,8 @@ def plan(scenario: str, n: int) -> tuple[list[tuple[str, str]], list[tuple[str, 
     """(page, query) of every student in the first phase, and of those who start runs in the second."""
     if scenario == "defaults":
         return [(TRAIN_PAGE, "")] * n, []
+    if scenario == "shared":
+        return [(TRAIN_PAGE, SHARED_QUERY)] * n, []
     if scenario == "distinct":
         return [(TRAIN_PAGE, f"seed={i + 1}") for i in range(n)], []
     starters = round(2 * n / 3)
@@ -352,11 +357,11 @@ def table(results: list[dict]) -> str:
     )
     lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        shared = r["shared_job_seconds"]
+        shared, cpu = r["shared_job_seconds"], r["cpu_per_watcher_s"]
         ratio = f"{shared:.1f} s ({shared / solo[r['scenario']]:.2f}×)" if shared and solo.get(r["scenario"]) else "–"
         lines.append(
             f"| {r['scenario']} | {r['n']} | {r['baseline_mb']:.0f} MB | +{r['peak_mb'] - r['baseline_mb']:.0f} MB "
-            f"| {r['after_mb'] - r['baseline_mb']:+.0f} MB | {r['cpu_per_watcher_s']:.4f} s "
+            f"| {r['after_mb'] - r['baseline_mb']:+.0f} MB | {"–" if cpu != cpu else f"{cpu:.4f} s"} "
             f"| {percentiles(r['first_chart'])} s | {percentiles(r['finished'])} s | {ratio} "
             f"| {r['busy_retries']} | {len(r['errors']) + r['unfinished']} |"
         )
@@ -366,7 +371,7 @@ def table(results: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 30])
-    parser.add_argument("--scenarios", nargs="+", default=["defaults", "distinct", "mixed"])
+    parser.add_argument("--scenarios", nargs="+", default=["defaults", "shared", "distinct", "mixed"])
     parser.add_argument("--port", type=int, default=8631)
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args()

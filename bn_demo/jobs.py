@@ -314,8 +314,12 @@ class JobRegistry:
         session_alive: Callable[[str], bool] | None = None,
     ) -> None:
         self.tasks: queue.SimpleQueue[Job] = queue.SimpleQueue()
-        for i in range(max_concurrent):
-            threading.Thread(target=self._worker, args=(threads_per_job,), name=f"bn-job-{i}", daemon=True).start()
+        self.workers = [
+            threading.Thread(target=self._worker, args=(threads_per_job,), name=f"bn-job-{i}", daemon=True)
+            for i in range(max_concurrent)
+        ]
+        for worker in self.workers:
+            worker.start()
         self.stores, self.max_concurrent, self.max_queued = list(stores), max_concurrent, max_queued
         self.memory_bytes, self.grace_seconds, self.session_alive = memory_bytes, grace_seconds, session_alive
         self.active: dict[Hashable, Job] = {}  # queued or running, not told to stop
@@ -474,6 +478,10 @@ class JobRegistry:
                 return False
             self._stop(job)
             return True
+
+    def workers_cpu(self) -> float:
+        """CPU seconds the worker threads have used: the training, told apart from the rest of the server."""
+        return sum(time.clock_gettime(time.pthread_getcpuclockid(w.ident)) for w in self.workers if w.ident)
 
     def watching(self) -> int:
         """Sessions watching a running or queued job now (for the redraw interval)."""

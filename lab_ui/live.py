@@ -4,14 +4,13 @@ watching it, without the watching costing more than the training.
 The training thread never calls Streamlit; this fragment polls it and, by polling, tells the server
 that this session still watches (a job nobody watches is stopped). ■ Stop detaches this session only.
 The page's job is remembered per session and named in the link (`run=`), so a reload after a slider
-moved still shows the run. Redraws adapt to their cost: each session redraws at most every
-REFRESH_SECONDS, less often when redrawing is expensive or many sessions watch.
+moved still shows the run. Redraws adapt to what watching costs the server (lab_ui.pacing): every
+second, or less often when many sessions watch, and the progress bar then says how often.
 """
 
 from __future__ import annotations
 
 import gc
-import time
 import uuid
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Protocol
@@ -36,15 +35,12 @@ from bn_demo.jobs import (
 )
 from bn_demo.memory import configure_allocators, trim_every
 from bn_demo.store import ResultStore, key_digest
+from lab_ui.pacing import REFRESH_SECONDS, Pacer
 
-REFRESH_SECONDS = 1.0  # at 0.5 s, redrawing (server and browser) slowed the default comparison from 5 s to 9 s
-MAX_REFRESH_SECONDS = 15.0  # however costly the redraw, a watcher sees progress at least this often
-WATCHERS_CPU = 0.15  # share of the server's core that all watchers' redraws together may take
 STOP_WAIT_SECONDS = 5.0  # a stopped job ends within one step (or one probe): then its end is drawn at once
 FIRST_STEP_WAIT_SECONDS = 0.8  # a run just started usually reports its first step well within this
 TORCH_THREADS_PER_JOB = 1  # see registry()
 LINK = "run"  # the query parameter naming the page's run
-_render_cpu: dict[str, float] = {}  # page -> CPU seconds of one redraw (moving average, shared by sessions)
 
 
 @st.cache_resource
@@ -68,6 +64,12 @@ def registry() -> JobRegistry:
         threads_per_job=TORCH_THREADS_PER_JOB,
         session_alive=session_connected,
     )
+
+
+@st.cache_resource
+def pacer() -> Pacer:
+    """The server's redraw interval, measured from what watching costs it (lab_ui.pacing)."""
+    return Pacer(registry().workers_cpu)
 
 
 def freeze_loaded_objects() -> None:
@@ -200,19 +202,11 @@ def current(page: str, key: Hashable | None = None) -> Job | None:
     return join(page, key) if key is not None else None
 
 
-def refresh_interval(render_cpu: float, watchers: int) -> float:
-    """Seconds between one session's redraws: REFRESH_SECONDS, or longer when all watchers' redraws together
-    (`render_cpu` CPU-s each, on average) would take more than WATCHERS_CPU of the core: the training
-    keeps the rest, and thirty watchers cost that share, not thirty times one redraw per second. At most
-    MAX_REFRESH_SECONDS."""
-    return min(MAX_REFRESH_SECONDS, max(REFRESH_SECONDS, watchers * render_cpu / WATCHERS_CPU))
-
-
 def ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
-def progress_text(status: JobStatus, unit: str) -> str:
+def progress_text(status: JobStatus, unit: str, every: float = REFRESH_SECONDS) -> str:
     if status.state == "queued":
         place = "next in line" if status.position == 1 else f"{ordinal(status.position or 0)} in line"
         wait = (
@@ -224,9 +218,9 @@ def progress_text(status: JobStatus, unit: str) -> str:
     left = status.seconds_left
     eta = f" · about {duration_text(left)} left" if left is not None else ""
     others = f" · {status.watchers} watching" if status.watchers > 1 else ""
-    return (
-        f"{status.state.capitalize()}: {status.done:,} / {status.total:,} {unit} · {status.elapsed:.1f} s{eta}{others}"
-    )
+    redrawn = f" · redrawn every {every:.0f} s" if every >= 1.5 * REFRESH_SECONDS else ""
+    done = f"{status.done:,} / {status.total:,} {unit}"
+    return f"{status.state.capitalize()}: {done} · {status.elapsed:.1f} s{eta}{others}{redrawn}"
 
 
 def stopped_text(status: JobStatus, unit: str) -> str:
@@ -265,7 +259,6 @@ def live_panel(page: str, draw: Callable[[Any, JobStatus], None], unit: str = "s
 
     @st.fragment(run_every=every)
     def panel() -> None:
-        began = time.thread_time()
         if watching:
             reg.watch(job, me)
         job.wait_for_progress(FIRST_STEP_WAIT_SECONDS)  # returns at once after the first step
@@ -278,7 +271,7 @@ def live_panel(page: str, draw: Callable[[Any, JobStatus], None], unit: str = "s
             )
         elif not status.finished:
             cols = st.columns([5, 1])
-            cols[0].progress(status.fraction, text=progress_text(status, unit))
+            cols[0].progress(status.fraction, text=progress_text(status, unit, every or REFRESH_SECONDS))
             help_text = "Stops it for you; it ends when nobody else watches it, keeping what it recorded"
             if cols[1].button("■ Stop", key=f"{page}:stop", help=help_text):
                 if reg.leave(job, me):  # nobody else watches: it ends at its next step, keeping what it recorded
@@ -298,17 +291,14 @@ def live_panel(page: str, draw: Callable[[Any, JobStatus], None], unit: str = "s
             if watching:  # the job ended during this fragment's life: rerun once so the timer stops
                 st.rerun()
         elif watching:
-            _adapt(page, every, time.thread_time() - began, reg)
+            _adapt(page, every, reg.watching())
 
     panel()
 
 
-def _adapt(page: str, every: float, render_cpu: float, reg: JobRegistry) -> None:
-    """Keep the measured redraw cost, and rerun the page when the interval it calls for has moved by half."""
-    cpu = _render_cpu.get(page)
-    cpu = render_cpu if cpu is None else 0.8 * cpu + 0.2 * render_cpu
-    _render_cpu[page] = cpu
-    wanted = refresh_interval(cpu, reg.watching())
+def _adapt(page: str, every: float, watchers: int) -> None:
+    """Rerun the page when the server's redraw interval has moved by half of this session's."""
+    wanted = pacer().update(watchers)
     if abs(wanted - every) > 0.5 * every:
         st.session_state[f"{page}:every"] = wanted
         st.rerun()

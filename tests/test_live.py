@@ -117,8 +117,7 @@ def test_finished_in_says_whether_the_run_trained_now_or_earlier():
     assert "trained earlier" in live.finished_text(status("done", elapsed=45.7, stored=True))
 
 
-def test_redraws_slow_down_when_all_watchers_together_would_cost_more_than_their_share():
-    share = live.WATCHERS_CPU
-    assert live.refresh_interval(0.9 * share, watchers=1) == live.REFRESH_SECONDS  # one watcher, within the share
-    assert live.refresh_interval(0.05, watchers=30) == pytest.approx(30 * 0.05 / share)  # thirty: each waits
-    assert live.refresh_interval(1.0, watchers=30) == live.MAX_REFRESH_SECONDS
+def test_the_progress_bar_says_how_often_it_is_redrawn_once_that_is_not_every_second():
+    running = status("running", done=10, elapsed=2.0, watchers=30)
+    assert "redrawn" not in live.progress_text(running, "steps")
+    assert live.progress_text(running, "steps", every=4.2).endswith("· 30 watching · redrawn every 4 s")
