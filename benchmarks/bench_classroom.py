@@ -358,10 +358,11 @@ def table(results: list[dict]) -> str:
     lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         shared, cpu = r["shared_job_seconds"], r["cpu_per_watcher_s"]
+        cpu_text = "–" if cpu != cpu else f"{cpu:.4f} s"  # NaN: nothing trained
         ratio = f"{shared:.1f} s ({shared / solo[r['scenario']]:.2f}×)" if shared and solo.get(r["scenario"]) else "–"
         lines.append(
             f"| {r['scenario']} | {r['n']} | {r['baseline_mb']:.0f} MB | +{r['peak_mb'] - r['baseline_mb']:.0f} MB "
-            f"| {r['after_mb'] - r['baseline_mb']:+.0f} MB | {"–" if cpu != cpu else f"{cpu:.4f} s"} "
+            f"| {r['after_mb'] - r['baseline_mb']:+.0f} MB | {cpu_text} "
             f"| {percentiles(r['first_chart'])} s | {percentiles(r['finished'])} s | {ratio} "
             f"| {r['busy_retries']} | {len(r['errors']) + r['unfinished']} |"
         )
