@@ -5,7 +5,9 @@ comparison ends with. Results are one comparison ({name: RunResult}) or one per 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
+import pandas as pd
 import streamlit as st
 
 from bn_demo import comparison_text, figures
@@ -110,13 +112,17 @@ def summary_with_findings(per_seed: list[dict[str, RunResult]], describe: Callab
     st.markdown(f"{heading}\n" + finding_bullets(bullets))
 
 
+def every_run_table(per_seed: list[dict[str, RunResult]], table: str) -> pd.DataFrame:
+    """One recorded table of every run, stacked with `run` (and, over seeds, `seed`) columns."""
+    frames = [combined(runs, table).assign(seed=next(iter(runs.values())).config.seed) for runs in per_seed]
+    first = ["seed", "run"] if len(per_seed) > 1 else ["run"]
+    return stacked([f if len(per_seed) > 1 else f.drop(columns="seed") for f in frames], first)
+
+
 def downloads(results, page: str, tables_offered: tuple[str, ...]) -> None:
-    """One CSV per recorded table, every run stacked with `run` (and, over seeds, `seed`) columns."""
+    """One CSV per recorded table (every_run_table), made when clicked."""
     per_seed = figures.seed_runs(results)
     cols = st.columns(len(tables_offered))
     for col, table in zip(cols, tables_offered, strict=True):
-        frames = [combined(runs, table).assign(seed=next(iter(runs.values())).config.seed) for runs in per_seed]
-        first = ["seed", "run"] if len(per_seed) > 1 else ["run"]
-        every_run = stacked([f if len(per_seed) > 1 else f.drop(columns="seed") for f in frames], first)
         with col:
-            csv_download(every_run, f"{page}_{table}.csv", f"⬇ {table} (CSV)")
+            csv_download(partial(every_run_table, per_seed, table), f"{page}_{table}.csv", f"⬇ {table} (CSV)")

@@ -11,6 +11,7 @@ second, or less often when many sessions watch, and the progress bar then says h
 from __future__ import annotations
 
 import gc
+import random
 import uuid
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Protocol
@@ -35,6 +36,7 @@ from bn_demo.jobs import (
 )
 from bn_demo.memory import configure_allocators, trim_every
 from bn_demo.store import ResultStore, key_digest
+from lab_ui import pacing
 from lab_ui.pacing import REFRESH_SECONDS, Pacer
 
 STOP_WAIT_SECONDS = 5.0  # a stopped job ends within one step (or one probe): then its end is drawn at once
@@ -263,6 +265,8 @@ def live_panel(page: str, draw: Callable[[Any, JobStatus], None], unit: str = "s
             reg.watch(job, me)
         job.wait_for_progress(FIRST_STEP_WAIT_SECONDS)  # returns at once after the first step
         status = reg.status(job)
+        if watching and status.finished:  # it ended since the page ran: the page reruns without the timer
+            st.rerun()  # and draws the result once (drawing it here too doubled a class's work at the end)
         if not status.finished and not watching:
             st.info(
                 f"You stopped watching after {left_at:,} {unit}; the run goes on for the "
@@ -288,8 +292,6 @@ def live_panel(page: str, draw: Callable[[Any, JobStatus], None], unit: str = "s
             draw(result, status)
         if status.finished:
             st.container(key="run-finished").caption(finished_text(status))
-            if watching:  # the job ended during this fragment's life: rerun once so the timer stops
-                st.rerun()
         elif watching:
             _adapt(page, every, reg.watching())
 
@@ -297,8 +299,8 @@ def live_panel(page: str, draw: Callable[[Any, JobStatus], None], unit: str = "s
 
 
 def _adapt(page: str, every: float, watchers: int) -> None:
-    """Rerun the page when the server's redraw interval has moved by half of this session's."""
-    wanted = pacer().update(watchers)
-    if abs(wanted - every) > 0.5 * every:
-        st.session_state[f"{page}:every"] = wanted
+    """Rerun the page when the server's redraw interval has crossed to another level than this session's."""
+    interval = pacer().update(watchers)
+    if pacing.take_level(every, interval, random.random()):
+        st.session_state[f"{page}:every"] = pacing.level(interval)
         st.rerun()

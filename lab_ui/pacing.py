@@ -21,6 +21,8 @@ MEASURE_SECONDS = 3.0  # the cost is measured over at least this long
 AIM = 0.8  # of the budget: the interval is set so that watching costs this much of it
 KEEP = 0.6  # between KEEP and 1 of the budget, the interval stays as it is
 MAX_STEP = 2.0  # the interval moves by at most this factor per measurement
+LEVELS = (1.0, 2.0, 4.0, 8.0, 15.0)  # the intervals a session redraws at (a change costs it a page rerun)
+SPREAD = 0.3  # chance that a session takes a new level at a given redraw: a class does not rerun at once
 
 
 def watching_budget(watchers: int) -> float:
@@ -36,6 +38,19 @@ def next_interval(interval: float, used: float, budget: float) -> float:
         return interval
     factor = min(MAX_STEP, max(1 / MAX_STEP, used / (AIM * budget)))
     return min(MAX_REFRESH_SECONDS, max(REFRESH_SECONDS, interval * factor))
+
+
+def level(interval: float) -> float:
+    """The session's interval for the server's: the smallest level at least that long. Sessions change
+    level, each with a page rerun, only when the server's interval crosses one."""
+    return next((x for x in LEVELS if x >= interval - 1e-9), LEVELS[-1])
+
+
+def take_level(current: float, interval: float, draw: float) -> bool:
+    """Whether a session redrawing every `current` s moves to `interval`'s level now; `draw` in [0, 1) is
+    random, so that thirty sessions spread their reruns over a few redraws (30 at once doubled the
+    server's peak memory)."""
+    return level(interval) != current and draw < SPREAD
 
 
 class Pacer:

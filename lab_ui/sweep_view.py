@@ -246,6 +246,8 @@ def downloads(results: SeedResults, stem: str) -> None:
     points = sweeps.seeded_points(results)
     left, right = st.columns(2)
     with left:
-        csv_download(sweeps.for_csv(sweeps.by_value(points)), f"{stem}_by_value.csv", "⬇ Per value, over seeds (CSV)")
+        csv_download(
+            lambda: sweeps.for_csv(sweeps.by_value(points)), f"{stem}_by_value.csv", "⬇ Per value, over seeds (CSV)"
+        )
     with right:
-        csv_download(sweeps.for_csv(points), f"{stem}_runs.csv", "⬇ Every run (CSV)")
+        csv_download(lambda: sweeps.for_csv(points), f"{stem}_runs.csv", "⬇ Every run (CSV)")

@@ -80,7 +80,7 @@ def inference(results: SeedResults, training: bool) -> None:
                 seeds=s["seeds"],
             ),
         )
-    csv_download(sweeps.for_csv(analysis), "batch_calibration.csv", "⬇ Calibration, every run (CSV)")
+    csv_download(lambda: sweeps.for_csv(analysis), "batch_calibration.csv", "⬇ Calibration, every run (CSV)")
 
 
 def draw(results: SeedResults, status: JobStatus) -> None:

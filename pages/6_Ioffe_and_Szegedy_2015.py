@@ -2,6 +2,8 @@
 each seed: held-out accuracy over training (mean and min–max over seeds), and the input of one last-layer
 sigmoid (15th, 50th, 85th percentiles) over steps. Every sentence comes from bn_demo.research_text."""
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -47,17 +49,21 @@ def percentile_panels(per_seed: list[dict]) -> None:
         st.plotly_chart(chart, width="stretch", config=PNG_CONFIG)
 
 
+def run_table(per_seed: list[dict], table: str) -> pd.DataFrame:
+    frames = [
+        run.tables[table].assign(run=name, seed=run.config.seed)
+        for runs in per_seed
+        for name, run in runs.items()
+        if table in run.tables
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
 def downloads(per_seed: list[dict]) -> None:
     cols = st.columns(2)
     for col, table in zip(cols, ("evals", "layers"), strict=True):
-        frames = [
-            run.tables[table].assign(run=name, seed=run.config.seed)
-            for runs in per_seed
-            for name, run in runs.items()
-            if table in run.tables
-        ]
         with col:
-            csv_download(pd.concat(frames, ignore_index=True), f"{PAGE}_{table}.csv", f"⬇ {table} (CSV)")
+            csv_download(partial(run_table, per_seed, table), f"{PAGE}_{table}.csv", f"⬇ {table} (CSV)")
 
 
 def draw(result: SeedResults, status: JobStatus) -> None:

@@ -53,7 +53,9 @@ def warn_diverged(per_seed: list[dict]) -> None:
 
 
 def stacked_csv(frames: list[pd.DataFrame], name: str, what: str) -> None:
-    csv_download(pd.concat(frames, ignore_index=True), f"{page}_{name}.csv".replace(":", "_"), f"⬇ {what} (CSV)")
+    csv_download(
+        lambda: pd.concat(frames, ignore_index=True), f"{page}_{name}.csv".replace(":", "_"), f"⬇ {what} (CSV)"
+    )
 
 
 def draw_noise(per_seed: list[dict], finished: bool) -> None:

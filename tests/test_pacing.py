@@ -66,3 +66,10 @@ def test_one_watcher_redraws_every_second_within_the_floor():
     pacer.update(1, now=0.0)
     clock.run(MEASURE_SECONDS, training=1.0, watching=0.9 * pacing.SOLO_CPU)
     assert pacer.update(1, now=MEASURE_SECONDS) == REFRESH_SECONDS
+
+
+def test_sessions_redraw_at_a_few_levels_and_spread_their_moves():
+    assert [pacing.level(x) for x in (0.5, 1.0, 1.2, 2.0, 3.9, 9.0, 15.0, 99.0)] == [1, 1, 2, 2, 4, 15, 15, 15]
+    assert not pacing.take_level(2.0, 1.7, draw=0.0)  # the same level: no rerun
+    assert pacing.take_level(2.0, 3.0, draw=0.0)  # another level, and this session's turn
+    assert not pacing.take_level(2.0, 3.0, draw=pacing.SPREAD)  # not its turn yet
