@@ -509,6 +509,17 @@ class JobRegistry:
         if job in self.queue:
             self.queue.remove(job)
 
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop every job and wait up to `timeout` s for them to end (each ends at its next step): at exit,
+        a worker killed inside torch aborts the process ("terminate called without an active exception")."""
+        with self.lock:
+            jobs = list(self.active.values())
+            for job in jobs:
+                self._stop(job)
+        deadline = time.monotonic() + timeout
+        for job in jobs:
+            job.wait(max(0.0, deadline - time.monotonic()))
+
     def reap(self) -> None:
         """Stop every job nobody watches any more."""
         with self.lock:

@@ -10,8 +10,8 @@ second, or less often when many sessions watch, and the progress bar then says h
 
 from __future__ import annotations
 
+import atexit
 import gc
-import random
 import uuid
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Protocol
@@ -36,7 +36,6 @@ from bn_demo.jobs import (
 )
 from bn_demo.memory import configure_allocators, trim_every
 from bn_demo.store import ResultStore, key_digest
-from lab_ui import pacing
 from lab_ui.pacing import REFRESH_SECONDS, Pacer
 
 STOP_WAIT_SECONDS = 5.0  # a stopped job ends within one step (or one probe): then its end is drawn at once
@@ -61,16 +60,18 @@ def registry() -> JobRegistry:
     with torch_threads(TORCH_THREADS_PER_JOB):
         train.warm_up()
     freeze_loaded_objects()
-    return JobRegistry(
+    jobs = JobRegistry(
         stores=[ResultStore.default(), ResultStore.lessons()],
         threads_per_job=TORCH_THREADS_PER_JOB,
         session_alive=session_connected,
     )
+    atexit.register(jobs.shutdown)
+    return jobs
 
 
 @st.cache_resource
 def pacer() -> Pacer:
-    """The server's redraw interval, measured from what watching costs it (lab_ui.pacing)."""
+    """What a redraw costs this server, measured, for the interval between redraws (lab_ui.pacing)."""
     return Pacer(registry().workers_cpu)
 
 
@@ -257,7 +258,7 @@ def live_panel(page: str, draw: Callable[[Any, JobStatus], None], unit: str = "s
     reg, me = registry(), session_id()
     left_at = st.session_state.get(f"{page}:left")
     watching = left_at is None and not reg.status(job).finished
-    every = st.session_state.get(f"{page}:every", REFRESH_SECONDS) if watching else None
+    every = pacer().interval(reg.watching() + 1) if watching else None  # chosen now, for this page run
 
     @st.fragment(run_every=every)
     def panel() -> None:
@@ -293,14 +294,6 @@ def live_panel(page: str, draw: Callable[[Any, JobStatus], None], unit: str = "s
         if status.finished:
             st.container(key="run-finished").caption(finished_text(status))
         elif watching:
-            _adapt(page, every, reg.watching())
+            pacer().redrawn()
 
     panel()
-
-
-def _adapt(page: str, every: float, watchers: int) -> None:
-    """Rerun the page when the server's redraw interval has crossed to another level than this session's."""
-    interval = pacer().update(watchers)
-    if pacing.take_level(every, interval, random.random()):
-        st.session_state[f"{page}:every"] = pacing.level(interval)
-        st.rerun()

@@ -313,3 +313,31 @@ def test_the_budget_refuses_the_costly_request_and_accepts_the_lessons():
     check_budget(100.0, limit=100.0)
     with pytest.raises(ConfigError, match="budget"):
         check_budget(100.5, limit=100.0)
+
+
+def test_shutdown_stops_running_and_queued_jobs_and_waits_for_them():
+    registry = JobRegistry(max_concurrent=1)
+    running = registry.submit("a", stepping(), total=10_000)
+    queued = registry.submit("b", stepping(), total=10_000)
+    until(lambda: running.status().done > 0)
+    registry.shutdown(timeout=5.0)
+    assert running.finished and running.status().state == "stopped" and 0 < running.peek() < 10_000
+    assert queued.status().state == "stopped" and queued.status().done == 0
+
+
+def test_the_workers_cpu_time_counts_the_training_and_nothing_else():
+    registry = JobRegistry(max_concurrent=1)
+    before = registry.workers_cpu()
+
+    def spin(job: Job) -> None:
+        start = time.thread_time()
+        while time.thread_time() - start < 0.2:
+            pass
+
+    registry.submit("spin", spin, total=1).wait(10)
+    trained = registry.workers_cpu() - before
+    assert trained >= 0.19
+    start = time.thread_time()
+    while time.thread_time() - start < 0.2:  # this thread's CPU is not a worker's
+        pass
+    assert registry.workers_cpu() - before == pytest.approx(trained, abs=0.02)

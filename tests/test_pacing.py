@@ -1,10 +1,10 @@
-"""The redraw interval: watching costs the server at most its budget, measured as the process's CPU less
-the training threads'."""
+"""The redraw interval: watching costs the server at most its budget, measured per redraw as the process's
+CPU less the training threads'."""
 
 import pytest
 
 from lab_ui import pacing
-from lab_ui.pacing import MAX_REFRESH_SECONDS, MEASURE_SECONDS, REFRESH_SECONDS, Pacer, next_interval
+from lab_ui.pacing import LEVELS, MEASURE_SECONDS, Pacer, interval_for
 
 
 def test_the_budget_is_per_watcher_with_a_floor_for_a_few():
@@ -14,23 +14,23 @@ def test_the_budget_is_per_watcher_with_a_floor_for_a_few():
 
 
 @pytest.mark.parametrize(
-    ("used", "expected"),
+    ("watchers", "redraw_cpu", "expected"),
     [
-        (0.6 * 0.24, 4.0),  # within [KEEP, 1] of the budget: kept
-        (1.0 * 0.24, 4.0),
-        (1.2 * 0.24, 4.0 * 1.2 / pacing.AIM),  # over: slower, aiming at AIM of the budget
-        (0.5 * 0.24, 4.0 * 0.5 / pacing.AIM),  # under: faster
-        (10 * 0.24, 8.0),  # at most MAX_STEP per measurement
-        (0.0, 2.0),
+        (1, 0.05, 1.0),  # one student: 0.05 per second is within the floor of 0.08
+        (1, 0.09, 2.0),  # just over it
+        (10, 0.008, 1.0),  # 0.08 per second, exactly the budget
+        (30, 0.008, 1.0),  # 0.24 per second: exactly 30 x 0.008
+        (30, 0.0081, 2.0),
+        (30, 0.02, 4.0),  # 0.6 per second at 1 s: 2.5 s needed
+        (30, 1.0, LEVELS[-1]),  # however costly: at most the longest level
+        (0, 1.0, 1.0),
     ],
 )
-def test_the_interval_scales_with_the_cost_outside_a_band(used, expected):
-    assert next_interval(4.0, used, 0.24) == pytest.approx(expected)
-
-
-def test_the_interval_stays_within_its_bounds():
-    assert next_interval(REFRESH_SECONDS, 0.0, 0.24) == REFRESH_SECONDS
-    assert next_interval(MAX_REFRESH_SECONDS, 100.0, 0.24) == MAX_REFRESH_SECONDS
+def test_the_interval_is_the_shortest_level_within_the_budget(watchers, redraw_cpu, expected):
+    interval = interval_for(watchers, redraw_cpu)
+    assert interval == expected
+    if interval < LEVELS[-1]:  # within budget at that level
+        assert watchers * redraw_cpu / interval <= pacing.watching_budget(watchers) + 1e-12
 
 
 class Clock:
@@ -39,37 +39,30 @@ class Clock:
     def __init__(self) -> None:
         self.process = self.jobs = 0.0
 
-    def run(self, seconds: float, *, training: float, watching: float) -> None:
-        self.jobs += training * seconds
-        self.process += (training + watching) * seconds
+    def run(self, *, training: float, watching: float) -> None:
+        self.jobs += training
+        self.process += training + watching
 
 
-def test_the_pacer_measures_watching_without_the_training_and_slows_down_for_a_class():
+def test_the_pacer_measures_a_redraw_without_the_training():
     clock = Clock()
     pacer = Pacer(lambda: clock.jobs, lambda: clock.process)
-    t = 0.0
-    assert pacer.update(30, now=t) == REFRESH_SECONDS  # first sample: nothing measured yet
-    clock.run(MEASURE_SECONDS, training=1.0, watching=0.9)  # thirty watchers at 1 s cost 0.9 of a core
-    t += MEASURE_SECONDS
-    interval = pacer.update(30, now=t)
-    assert pacer.used == pytest.approx(0.9)  # the training's core is not counted
-    assert interval == pytest.approx(2.0)  # at most MAX_STEP at a time
-    clock.run(1.0, training=1.0, watching=5.0)
-    assert pacer.update(30, now=t + 1.0) == interval  # measured over MEASURE_SECONDS at least
-    pacer.update(0, now=t + 2.0)
-    assert pacer.interval == REFRESH_SECONDS  # nobody watches: the next class starts at one second
+    assert pacer.redraw_cpu == pacing.FIRST_REDRAW_CPU  # until measured
+    pacer.redrawn(now=0.0)  # the first redraw only marks the start
+    for k in range(1, 31):  # thirty redraws over 3 s, 0.01 CPU-s each, while training takes a core
+        clock.run(training=0.1, watching=0.01)
+        pacer.redrawn(now=k * MEASURE_SECONDS / 30)
+    assert pacer.redraw_cpu == pytest.approx(0.01)
+    assert pacer.interval(30) == 2.0  # 30 x 0.01 / 1 s is over 0.24; at 2 s, 0.15 is within
 
 
-def test_one_watcher_redraws_every_second_within_the_floor():
+def test_time_nobody_watched_is_not_charged_to_the_next_redraws():
     clock = Clock()
     pacer = Pacer(lambda: clock.jobs, lambda: clock.process)
-    pacer.update(1, now=0.0)
-    clock.run(MEASURE_SECONDS, training=1.0, watching=0.9 * pacing.SOLO_CPU)
-    assert pacer.update(1, now=MEASURE_SECONDS) == REFRESH_SECONDS
-
-
-def test_sessions_redraw_at_a_few_levels_and_spread_their_moves():
-    assert [pacing.level(x) for x in (0.5, 1.0, 1.2, 2.0, 3.9, 9.0, 15.0, 99.0)] == [1, 1, 2, 2, 4, 15, 15, 15]
-    assert not pacing.take_level(2.0, 1.7, draw=0.0)  # the same level: no rerun
-    assert pacing.take_level(2.0, 3.0, draw=0.0)  # another level, and this session's turn
-    assert not pacing.take_level(2.0, 3.0, draw=pacing.SPREAD)  # not its turn yet
+    pacer.redrawn(now=0.0)
+    clock.run(training=0.0, watching=50.0)  # an hour of page views, nobody watching a run
+    pacer.redrawn(now=3600.0)
+    for k in range(1, 5):
+        clock.run(training=1.0, watching=0.005)
+        pacer.redrawn(now=3600.0 + k)
+    assert pacer.redraw_cpu == pytest.approx(0.005)
