@@ -89,7 +89,7 @@ if runs:
         f"Thin lines: each training batch, smoothed as TensorBoard does (moving average, weight {SMOOTHING}), "
         "the raw values faint behind; bold lines with dots: the test images at each evaluation."
     )
-    csv_download(lambda: figures.curves_table(runs), "stored_comparison_curves.csv")
+    csv_download(figures.curves_table, "stored_comparison_curves.csv", source=lambda: runs)
 
 st.subheader("Where to go next")
 for lesson in LESSONS:  # the blurb in a caption, which wraps on a phone (a link's label does not)

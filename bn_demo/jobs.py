@@ -32,7 +32,7 @@ from bn_demo.store import ResultStore, Stored, key_digest, result_bytes
 
 MAX_CONCURRENT_JOBS = 2  # one per core
 MAX_QUEUED_JOBS = 6  # past this, a request gets "server busy" instead of a place in the queue
-MEMORY_BYTES = 64 * 2**20  # finished results held in memory; the stores on disk hold the rest
+MEMORY_BYTES = 16 * 2**20  # finished results held in memory; the stores on disk hold the rest (read back in ms)
 GRACE_SECONDS = 90.0  # a job nobody has watched for this long is stopped (a hidden tab polls once a minute)
 PEEK_SECONDS = 1.0  # a running job's partial result is rebuilt at most this often, however many watch
 MNIST_TRAIN, MNIST_CLASSES = 60_000, 10

@@ -112,17 +112,17 @@ def summary_with_findings(per_seed: list[dict[str, RunResult]], describe: Callab
     st.markdown(f"{heading}\n" + finding_bullets(bullets))
 
 
-def every_run_table(per_seed: list[dict[str, RunResult]], table: str) -> pd.DataFrame:
+def every_run_table(results, table: str) -> pd.DataFrame:
     """One recorded table of every run, stacked with `run` (and, over seeds, `seed`) columns."""
+    per_seed = figures.seed_runs(results)
     frames = [combined(runs, table).assign(seed=next(iter(runs.values())).config.seed) for runs in per_seed]
     first = ["seed", "run"] if len(per_seed) > 1 else ["run"]
     return stacked([f if len(per_seed) > 1 else f.drop(columns="seed") for f in frames], first)
 
 
-def downloads(results, page: str, tables_offered: tuple[str, ...]) -> None:
-    """One CSV per recorded table (every_run_table), made when clicked."""
-    per_seed = figures.seed_runs(results)
+def downloads(page: str, tables_offered: tuple[str, ...]) -> None:
+    """One CSV per recorded table of the run drawn (every_run_table), made when clicked."""
     cols = st.columns(len(tables_offered))
     for col, table in zip(cols, tables_offered, strict=True):
         with col:
-            csv_download(partial(every_run_table, per_seed, table), f"{page}_{table}.csv", f"⬇ {table} (CSV)")
+            csv_download(partial(every_run_table, table=table), f"{page}_{table}.csv", f"⬇ {table} (CSV)")

@@ -36,6 +36,7 @@ from bn_demo.jobs import (
 )
 from bn_demo.memory import configure_allocators, trim_every
 from bn_demo.store import ResultStore, key_digest
+from lab_ui.downloads import results_from
 from lab_ui.pacing import REFRESH_SECONDS, Pacer
 
 STOP_WAIT_SECONDS = 5.0  # a stopped job ends within one step (or one probe): then its end is drawn at once
@@ -290,7 +291,8 @@ def live_panel(page: str, draw: Callable[[Any, JobStatus], None], unit: str = "s
             st.info(stopped_text(status, unit))
         result = job.peek()
         if result is not None:
-            draw(result, status)
+            with results_from(job.peek):  # downloads keep the job, not the result
+                draw(result, status)
         if status.finished:
             st.container(key="run-finished").caption(finished_text(status))
         elif watching:

@@ -241,13 +241,18 @@ def show_sweep(
     return points
 
 
-def downloads(results: SeedResults, stem: str) -> None:
+def per_value_table(results: SeedResults) -> pd.DataFrame:
+    return sweeps.for_csv(sweeps.by_value(sweeps.seeded_points(results)))
+
+
+def every_run_table(results: SeedResults) -> pd.DataFrame:
+    return sweeps.for_csv(sweeps.seeded_points(results))
+
+
+def downloads(stem: str) -> None:
     """Per value (mean, sd, min, max over seeds, diverged and ahead-in counts) and every run, as CSV."""
-    points = sweeps.seeded_points(results)
     left, right = st.columns(2)
     with left:
-        csv_download(
-            lambda: sweeps.for_csv(sweeps.by_value(points)), f"{stem}_by_value.csv", "⬇ Per value, over seeds (CSV)"
-        )
+        csv_download(per_value_table, f"{stem}_by_value.csv", "⬇ Per value, over seeds (CSV)")
     with right:
-        csv_download(lambda: sweeps.for_csv(points), f"{stem}_runs.csv", "⬇ Every run (CSV)")
+        csv_download(every_run_table, f"{stem}_runs.csv", "⬇ Every run (CSV)")

@@ -57,7 +57,7 @@ def draw(results, status: JobStatus) -> None:
         names = figures.nets(per_seed)
         layout.show_findings(comparison_text.try_next(config, seeds=len(per_seed), names=names))
         st.caption("All numbers on this page come from the run above, trained on this server.")
-        comparison.downloads(per_seed, PAGE, ("history", "evals", "layers"))
+        comparison.downloads(PAGE, ("history", "evals", "layers"))
 
 
 live.live_panel(PAGE, draw)

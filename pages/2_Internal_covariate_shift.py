@@ -67,7 +67,7 @@ def draw(results, status: JobStatus) -> None:
             "learn; with BN they stay centred with a steady width. Every number above comes from this run."
         )
         layout.show_findings(comparison_text.ics_try_next(first))
-        comparison.downloads(per_seed, PAGE, ("layers", "snapshots", "units"))
+        comparison.downloads(PAGE, ("layers", "snapshots", "units"))
 
 
 live.live_panel(PAGE, draw)

@@ -42,7 +42,7 @@ def draw(results: SeedResults, status: JobStatus) -> None:
                 seeds=s["seeds"],
             ),
         )
-    downloads(results, "lr_sweep")
+    downloads("lr_sweep")
 
 
 live.live_panel(LESSON.page, draw)

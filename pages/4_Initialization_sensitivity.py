@@ -44,7 +44,7 @@ def draw(results: SeedResults, status: JobStatus) -> None:
         write(
             sweep_text.init_try_next(layers=s["layers"], activation=s["activation"], steps=s["steps"], seeds=s["seeds"])
         )
-    downloads(results, "init_sweep")
+    downloads("init_sweep")
 
 
 live.live_panel(LESSON.page, draw)

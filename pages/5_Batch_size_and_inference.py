@@ -2,6 +2,7 @@
 running averages that may be badly calibrated: one BN net per batch size and seed, evaluated under six
 sources of normalising statistics."""
 
+import pandas as pd
 import streamlit as st
 
 from bn_demo import calibration, sweep_text, sweeps
@@ -49,6 +50,10 @@ st.caption(
 run_controls(LESSON, s, seeded)
 
 
+def calibration_table(results: SeedResults) -> pd.DataFrame:
+    return sweeps.for_csv(sweeps.seeded_analysis(results))
+
+
 def inference(results: SeedResults, training: bool) -> None:
     """Where BN's mean and variance come from at inference: the formulas, the calibration chart and what it shows."""
     analysis = sweeps.seeded_analysis(results)
@@ -80,7 +85,7 @@ def inference(results: SeedResults, training: bool) -> None:
                 seeds=s["seeds"],
             ),
         )
-    csv_download(lambda: sweeps.for_csv(analysis), "batch_calibration.csv", "⬇ Calibration, every run (CSV)")
+    csv_download(calibration_table, "batch_calibration.csv", "⬇ Calibration, every run (CSV)")
 
 
 def draw(results: SeedResults, status: JobStatus) -> None:
@@ -93,7 +98,7 @@ def draw(results: SeedResults, status: JobStatus) -> None:
         min_accuracy=LESSON.min_accuracy,
         training=training,
     )
-    downloads(results, "batch_sweep")
+    downloads("batch_sweep")
     inference(results, training)
 
 

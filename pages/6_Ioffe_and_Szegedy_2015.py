@@ -49,7 +49,8 @@ def percentile_panels(per_seed: list[dict]) -> None:
         st.plotly_chart(chart, width="stretch", config=PNG_CONFIG)
 
 
-def run_table(per_seed: list[dict], table: str) -> pd.DataFrame:
+def run_table(result: SeedResults, table: str) -> pd.DataFrame:
+    per_seed = [runs for runs in result.per_seed if runs]
     frames = [
         run.tables[table].assign(run=name, seed=run.config.seed)
         for runs in per_seed
@@ -59,11 +60,11 @@ def run_table(per_seed: list[dict], table: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def downloads(per_seed: list[dict]) -> None:
+def downloads() -> None:
     cols = st.columns(2)
     for col, table in zip(cols, ("evals", "layers"), strict=True):
         with col:
-            csv_download(partial(run_table, per_seed, table), f"{PAGE}_{table}.csv", f"⬇ {table} (CSV)")
+            csv_download(partial(run_table, table=table), f"{PAGE}_{table}.csv", f"⬇ {table} (CSV)")
 
 
 def draw(result: SeedResults, status: JobStatus) -> None:
@@ -85,7 +86,7 @@ def draw(result: SeedResults, status: JobStatus) -> None:
         if drift := text.drift_text(per_seed, LAYER):
             st.markdown(drift.text)
         st.markdown(text.NEXT_LESSON)
-        downloads(per_seed)
+        downloads()
 
 
 live.live_panel(PAGE, draw)

@@ -3,6 +3,7 @@ covariate-shift story on Ioffe & Szegedy's network, each over seeds: noisy BN, I
 change of gradients, and the smoothness of the loss along the gradient. Every sentence comes from
 bn_demo.research_text; the drawing is chosen by the experiment's name."""
 
+from collections.abc import Callable
 from functools import partial
 
 import pandas as pd
@@ -52,10 +53,17 @@ def warn_diverged(per_seed: list[dict]) -> None:
         st.warning(warning)
 
 
-def stacked_csv(frames: list[pd.DataFrame], name: str, what: str) -> None:
-    csv_download(
-        lambda: pd.concat(frames, ignore_index=True), f"{page}_{name}.csv".replace(":", "_"), f"⬇ {what} (CSV)"
-    )
+def stacked_csv(frames_of: Callable[[list], list[pd.DataFrame]], name: str, what: str) -> None:
+    """`frames_of(per_seed)` stacked, as CSV, made when clicked from the run as the server holds it then."""
+
+    def table(result: SeedResults) -> pd.DataFrame:
+        return pd.concat(frames_of([r for r in result.per_seed if r]), ignore_index=True)
+
+    csv_download(table, f"{page}_{name}.csv".replace(":", "_"), f"⬇ {what} (CSV)")
+
+
+def eval_frames(per_seed: list[dict]) -> list[pd.DataFrame]:
+    return [r.evals.assign(run=n, seed=r.config.seed) for runs in per_seed for n, r in runs.items()]
 
 
 def draw_noise(per_seed: list[dict], finished: bool) -> None:
@@ -69,8 +77,7 @@ def draw_noise(per_seed: list[dict], finished: bool) -> None:
     if finished:
         tables = [research.stability(runs, LAYER) for runs in per_seed]
         chart(research_figures.stability_bars(tables, "jitter", f"How much the input moves per step (layer {LAYER})"))
-        frames = [r.evals.assign(run=n, seed=r.config.seed) for runs in per_seed for n, r in runs.items()]
-        stacked_csv(frames, "evals", "evaluations")
+        stacked_csv(eval_frames, "evals", "evaluations")
 
 
 def probe_tables(per_seed: list[research.ProbedRuns]) -> list[pd.DataFrame]:
@@ -96,7 +103,7 @@ def draw_probes(per_seed: list[research.ProbedRuns], finished: bool, *, verdict,
         chart(fig)
     chart(research_figures.accuracy_curves([p.runs for p in per_seed], "BN and no BN"))
     if finished and tables:
-        stacked_csv(tables, "probes", "probes")
+        stacked_csv(probe_tables, "probes", "probes")
 
 
 DRAW = {

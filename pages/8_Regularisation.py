@@ -54,7 +54,7 @@ def draw(results, status: JobStatus) -> None:
             "the net learned about its own images that does not carry over."
         )
         layout.show_findings(comparison_text.regularisation_try_next(config))
-        comparison.downloads(per_seed, PAGE, ("history", "evals"))
+        comparison.downloads(PAGE, ("history", "evals"))
 
 
 live.live_panel(PAGE, draw)
