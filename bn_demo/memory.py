@@ -2,7 +2,7 @@
 
 Measured with 30 sessions watching one run (issue 9): after everyone had left, glibc held 190 MB of freed
 memory in its heaps, and pyarrow's mimalloc (tables shown with st.dataframe, Parquet reads) another 30 MB.
-Three causes, three settings:
+Four causes, and what is done about each:
 
 - glibc raises its mmap threshold to the size of the largest block freed so far (up to 32 MB), so after
   the first run every tensor and JSON string up to that size lands in a heap, whose freed middle it keeps.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import threading
 import time
 
@@ -30,12 +31,12 @@ TRIM_THRESHOLD = 2 * MMAP_THRESHOLD  # bytes: a heap's free top past this goes b
 MALLOC_ARENAS = 2
 TRIM_SECONDS = 10.0
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # mallopt's parameters (malloc.h)
-_trimming = threading.Lock()
-_trimmer: threading.Thread | None = None
 
 
+@functools.cache
 def libc() -> ctypes.CDLL | None:
-    """glibc, or None where the C library is another one (macOS, musl): the settings then do nothing."""
+    """glibc, or None where the C library is another one (macOS, musl): the settings then do nothing.
+    Looked up once: find_library runs `ldconfig -p`."""
     name = ctypes.util.find_library("c")
     try:
         lib = ctypes.CDLL(name) if name else None
@@ -67,17 +68,14 @@ def trim() -> None:
         lib.malloc_trim(0)
 
 
+@functools.cache
 def trim_every(seconds: float = TRIM_SECONDS) -> None:
-    """Trim every `seconds` from a daemon thread, started once per process."""
-    global _trimmer
-    with _trimming:
-        if _trimmer is not None:
-            return
+    """Trim every `seconds` from a daemon thread, started once per process (the server makes its registry
+    once)."""
 
-        def loop() -> None:
-            while True:
-                time.sleep(seconds)
-                trim()
+    def loop() -> None:
+        while True:
+            time.sleep(seconds)
+            trim()
 
-        _trimmer = threading.Thread(target=loop, name="bn-trim", daemon=True)
-        _trimmer.start()
+    threading.Thread(target=loop, name="bn-trim", daemon=True).start()

@@ -46,7 +46,7 @@ class Pacer:
         self.jobs_cpu, self.process_cpu = jobs_cpu, process_cpu
         self.redraw_cpu = FIRST_REDRAW_CPU
         self._lock = threading.Lock()
-        self._mark: tuple[float, float, float] | None = None  # when, process CPU, jobs' CPU
+        self._mark = (0.0, 0.0, 0.0)  # when, process CPU, jobs' CPU: set at the first redraw
         self._redraws = 0  # since the mark
         self._last = float("-inf")  # the last redraw
 
@@ -57,7 +57,7 @@ class Pacer:
             sample = (now, self.process_cpu(), self.jobs_cpu())
             idle = now - self._last > MEASURE_SECONDS  # nobody watched meanwhile: that time is not theirs
             self._last = now
-            if self._mark is None or idle:
+            if idle:  # (also the first redraw)
                 self._mark, self._redraws = sample, 0
                 return
             self._redraws += 1

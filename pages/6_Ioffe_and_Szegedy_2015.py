@@ -7,7 +7,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from bn_demo import research_figures
+from bn_demo import figures, research_figures
 from bn_demo import research_text as text
 from bn_demo.jobs import JobStatus
 from bn_demo.seeds import SeedResults
@@ -50,10 +50,9 @@ def percentile_panels(per_seed: list[dict]) -> None:
 
 
 def run_table(result: SeedResults, table: str) -> pd.DataFrame:
-    per_seed = [runs for runs in result.per_seed if runs]
     frames = [
         run.tables[table].assign(run=name, seed=run.config.seed)
-        for runs in per_seed
+        for runs in figures.seed_runs(result)
         for name, run in runs.items()
         if table in run.tables
     ]
@@ -68,7 +67,7 @@ def downloads() -> None:
 
 
 def draw(result: SeedResults, status: JobStatus) -> None:
-    per_seed = [runs for runs in result.per_seed if runs]
+    per_seed = figures.seed_runs(result)
     if not per_seed:
         return
     for warning in text.diverged_warnings(per_seed):

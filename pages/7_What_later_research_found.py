@@ -9,7 +9,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from bn_demo import research, research_figures
+from bn_demo import figures, research, research_figures
 from bn_demo import research_text as text
 from bn_demo.jobs import JobStatus
 from bn_demo.seeds import SeedResults
@@ -57,7 +57,7 @@ def stacked_csv(frames_of: Callable[[list], list[pd.DataFrame]], name: str, what
     """`frames_of(per_seed)` stacked, as CSV, made when clicked from the run as the server holds it then."""
 
     def table(result: SeedResults) -> pd.DataFrame:
-        return pd.concat(frames_of([r for r in result.per_seed if r]), ignore_index=True)
+        return pd.concat(frames_of(figures.seed_runs(result)), ignore_index=True)
 
     csv_download(table, f"{page}_{name}.csv".replace(":", "_"), f"⬇ {what} (CSV)")
 
@@ -114,7 +114,7 @@ DRAW = {
 
 
 def draw(result: SeedResults, status: JobStatus) -> None:
-    per_seed = [r for r in result.per_seed if r]
+    per_seed = figures.seed_runs(result)
     if per_seed:
         DRAW[live.current_key(page)[0]](per_seed, status.state in ("done", "stopped"))
 
