@@ -100,7 +100,7 @@ def load_mnist(path: str | None = None, cache_dir: str | None = None) -> MNIST:
 def _load(path: str | None, cache_dir: str | None) -> MNIST:
     if path:
         npz = Path(path)
-        if not npz.exists():
+        if not os.path.exists(npz):  # False for any OSError (a name too long), where Path.exists raises
             raise DataError(f"The MNIST file {path} does not exist. {GIVEN_FILE_HINT}")
         return _from_arrays(_read_npz(npz, GIVEN_FILE_HINT), str(npz), GIVEN_FILE_HINT)
     if DEFAULT_NPZ.exists():
