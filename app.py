@@ -3,8 +3,8 @@ It imports no torch, so it paints within a second; the lessons load torch when t
 
 import streamlit as st
 
-from bn_demo import comparison_text, figures
-from bn_demo.style import SMOOTHING
+from bn_demo.views import comparison_text, figures
+from bn_demo.views.style import SMOOTHING
 from lab_ui.downloads import csv_download
 from lab_ui.examples import STORED_DEFAULT, StoredResultError, load_stored
 from lab_ui.layout import show_panels

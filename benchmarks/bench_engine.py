@@ -17,10 +17,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bn_demo.config import TrainConfig
-from bn_demo.data import MNIST, batch_indices, load_mnist
-from bn_demo.models import build_model
-from bn_demo.train import PairedTraining
+from bn_demo.core.config import TrainConfig
+from bn_demo.core.data import MNIST, batch_indices, load_mnist
+from bn_demo.core.models import build_model
+from bn_demo.core.train import PairedTraining
 
 EPOCH = 60000
 

@@ -15,11 +15,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bn_demo.config import ACTIVATIONS, BN_PLACEMENTS, INITS, IOFFE_2015, NORMS, NOTE_NET, ConfigError, TrainConfig
-from bn_demo.data import MNIST, DataError, load_mnist
-from bn_demo.results import TABLES, RunResult
-from bn_demo.seeds import SeededRun, Spread, seed_list
-from bn_demo.train import PairedTraining, compare_configs
+from bn_demo.core.config import ACTIVATIONS, BN_PLACEMENTS, INITS, IOFFE_2015, NORMS, NOTE_NET, ConfigError, TrainConfig
+from bn_demo.core.data import MNIST, DataError, load_mnist
+from bn_demo.core.results import TABLES, RunResult
+from bn_demo.core.seeds import SeededRun, Spread, seed_list
+from bn_demo.core.train import PairedTraining, compare_configs
 
 TRAIN_EXAMPLES = 60000
 PERCENTILE_QUANTITIES = ("p15", "p50", "p85")

@@ -23,9 +23,11 @@ from typing import Any
 
 import torch
 
-from bn_demo import research
-from bn_demo.config import IOFFE_2015, NOTE_NET, TrainConfig
-from bn_demo.research_text import (
+from bn_demo.core.config import IOFFE_2015, NOTE_NET, TrainConfig
+from bn_demo.core.seeds import SeededRun, Spread, paired_gap
+from bn_demo.core.train import PairedTraining, compare_configs
+from bn_demo.experiments import research
+from bn_demo.views.research_text import (
     EARLY_TARGET,
     ONE_SEED_NOISE,
     TARGETS,
@@ -35,8 +37,6 @@ from bn_demo.research_text import (
     landscape_verdict,
     noise_conclusion,
 )
-from bn_demo.seeds import SeededRun, Spread, paired_gap
-from bn_demo.train import PairedTraining, compare_configs
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results.json"
@@ -209,7 +209,7 @@ def measured_spread(results: dict[str, Any]) -> dict[str, float]:
 def run_report(out_path: Path = RESULTS, *, seeds: int = SEEDS, quick: bool = False, data=None) -> dict[str, Any]:
     """Train every experiment the README quotes over `seeds` seeds (0, 1, …), write the numbers to `out_path`
     (JSON) and return them. `quick` shortens every run to QUICK_STEPS steps (a smoke test)."""
-    from bn_demo.data import load_mnist
+    from bn_demo.core.data import load_mnist
 
     data = data or load_mnist()
     chosen = tuple(range(seeds))

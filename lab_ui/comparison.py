@@ -10,12 +10,12 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from bn_demo import comparison_text, figures
-from bn_demo.config import IOFFE_2015, MNIST_TRAIN
-from bn_demo.jobs import JobStatus
-from bn_demo.results import RunResult, combined, stacked
-from bn_demo.style import SMOOTHING, label
-from bn_demo.train import DIVERGED_LOSS
+from bn_demo.core.config import IOFFE_2015, MNIST_TRAIN
+from bn_demo.core.results import RunResult, combined, stacked
+from bn_demo.core.train import DIVERGED_LOSS
+from bn_demo.serving.jobs import JobStatus
+from bn_demo.views import comparison_text, figures
+from bn_demo.views.style import SMOOTHING, label
 from lab_ui import live
 from lab_ui.downloads import csv_download
 from lab_ui.experiments import MAX_STEPS, JobSpec

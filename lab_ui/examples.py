@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bn_demo.config import NOTE_NET
-from bn_demo.results import RunResult, load_runs, save_runs
+from bn_demo.core.config import NOTE_NET
+from bn_demo.core.results import RunResult, load_runs, save_runs
 
 STORED_DEFAULT = Path(__file__).resolve().parent.parent / "data" / "stored_default"
 STORED_CONFIG = NOTE_NET.with_(steps=1000)
@@ -42,7 +42,7 @@ def load_stored(folder: Path | None = None) -> dict[str, RunResult]:
 
 
 def regenerate(folder: Path = STORED_DEFAULT) -> dict[str, RunResult]:
-    from bn_demo.train import compare  # torch, only when regenerating
+    from bn_demo.core.train import compare  # torch, only when regenerating
 
     runs = compare(STORED_CONFIG)
     for run in runs.values():

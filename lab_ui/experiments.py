@@ -13,9 +13,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from bn_demo.config import ACTIVATIONS, INITS, MNIST_TRAIN, TrainConfig
-from bn_demo.jobs import seeded_training_work
-from bn_demo.seeds import seed_list
+from bn_demo.core.config import ACTIVATIONS, INITS, MNIST_TRAIN, TrainConfig
+from bn_demo.core.seeds import seed_list
+from bn_demo.serving.jobs import seeded_training_work
 from lab_ui.params import BATCH_SIZES, LEARNING_RATES, Param, defaults, seeds_param
 
 NORM_CHOICES = {"both": ("bn", "plain"), "on": ("bn",), "off": ("plain",)}

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import streamlit as st
 
-from bn_demo.style import PNG_CONFIG, label
-from bn_demo.verdicts import Finding
+from bn_demo.views.style import PNG_CONFIG, label
+from bn_demo.views.verdicts import Finding
 
 
 def show_panels(panels: Sequence[go.Figure]) -> None:

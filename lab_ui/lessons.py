@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 import time
 
-from bn_demo.jobs import JobRegistry
-from bn_demo.store import LESSONS, ResultStore
+from bn_demo.serving.jobs import JobRegistry
+from bn_demo.serving.store import LESSONS, ResultStore
 from lab_ui import examples, experiments, papers
 from lab_ui.live import TORCH_THREADS_PER_JOB, Request
 from lab_ui.params import defaults

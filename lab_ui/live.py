@@ -20,10 +20,10 @@ import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from bn_demo import train
-from bn_demo.config import ConfigError, TrainConfig
-from bn_demo.data import DataError, load_mnist
-from bn_demo.jobs import (
+from bn_demo.core import train
+from bn_demo.core.config import ConfigError, TrainConfig
+from bn_demo.core.data import DataError, load_mnist
+from bn_demo.serving.jobs import (
     MAX_COST,
     Job,
     JobRegistry,
@@ -34,8 +34,8 @@ from bn_demo.jobs import (
     request_cost,
     torch_threads,
 )
-from bn_demo.memory import configure_allocators, trim_every
-from bn_demo.store import ResultStore, key_digest
+from bn_demo.serving.memory import configure_allocators, trim_every
+from bn_demo.serving.store import ResultStore, key_digest
 from lab_ui.downloads import results_from
 from lab_ui.pacing import REFRESH_SECONDS, Pacer
 
@@ -52,7 +52,7 @@ def registry() -> JobRegistry:
 
     Each job trains on one torch thread: jobs run one per core, and torch's default of one thread per core
     per job oversubscribes the cores as soon as two jobs (or another process) run, which made every step
-    about 20x slower on 2 cores. The allocators are set to give freed memory back (bn_demo.memory), and
+    about 20x slower on 2 cores. The allocators are set to give freed memory back (bn_demo.serving.memory), and
     trimmed every few seconds, since sessions leave without telling the app. Torch's training code is
     warmed up, and the objects of the libraries loaded by now are frozen out of the garbage collector's
     sight (see freeze_loaded_objects)."""

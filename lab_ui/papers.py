@@ -10,10 +10,10 @@ from typing import Any
 
 import streamlit as st
 
-from bn_demo import research
-from bn_demo.config import IOFFE_2015, TrainConfig
-from bn_demo.research_text import EXPERIMENT_TITLES
-from bn_demo.train import compare_configs
+from bn_demo.core.config import IOFFE_2015, TrainConfig
+from bn_demo.core.train import compare_configs
+from bn_demo.experiments import research
+from bn_demo.views.research_text import EXPERIMENT_TITLES
 from lab_ui import comparison
 from lab_ui.params import Param, seeds_param
 

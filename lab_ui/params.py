@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from bn_demo.config import ConfigError
-from bn_demo.seeds import MAX_SEEDS
+from bn_demo.core.config import ConfigError
+from bn_demo.core.seeds import MAX_SEEDS
 
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 BATCH_SIZES = (2, 4, 8, 16, 32, 60, 64, 128, 256, 512, 1024)

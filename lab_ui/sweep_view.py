@@ -12,13 +12,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from bn_demo import calibration, sweep_text, sweeps
-from bn_demo.config import TrainConfig
-from bn_demo.jobs import Job
-from bn_demo.seeds import SeedResults, seed_list
-from bn_demo.style import PNG_CONFIG
-from bn_demo.sweep_figures import curve_figure, loss_range, panel_title, sensitivity_figure
-from bn_demo.verdicts import Finding
+from bn_demo.core.config import TrainConfig
+from bn_demo.core.seeds import SeedResults, seed_list
+from bn_demo.experiments import calibration, sweeps
+from bn_demo.serving.jobs import Job
+from bn_demo.views import sweep_text
+from bn_demo.views.style import PNG_CONFIG
+from bn_demo.views.sweep_figures import curve_figure, loss_range, panel_title, sensitivity_figure
+from bn_demo.views.verdicts import Finding
 from lab_ui import live
 from lab_ui.downloads import csv_download
 from lab_ui.nav import page_header

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from bn_demo import comparison_text, figures
-from bn_demo.jobs import JobStatus
+from bn_demo.serving.jobs import JobStatus
+from bn_demo.views import comparison_text, figures
 from lab_ui import comparison, experiments, layout, live
 from lab_ui.nav import page_header
 

@@ -3,8 +3,8 @@ layers below it learn, with and without BN (Ioffe & Szegedy 2015, Figure 1, on t
 
 import streamlit as st
 
-from bn_demo import comparison_text, distribution_figures, figures
-from bn_demo.jobs import JobStatus
+from bn_demo.serving.jobs import JobStatus
+from bn_demo.views import comparison_text, distribution_figures, figures
 from lab_ui import comparison, experiments, layout, live
 from lab_ui.nav import page_header
 

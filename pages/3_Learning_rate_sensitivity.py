@@ -3,9 +3,10 @@ BN and no BN paired at every value, repeated over seeds."""
 
 import streamlit as st
 
-from bn_demo import sweep_text, sweeps
-from bn_demo.jobs import JobStatus
-from bn_demo.seeds import SeedResults
+from bn_demo.core.seeds import SeedResults
+from bn_demo.experiments import sweeps
+from bn_demo.serving.jobs import JobStatus
+from bn_demo.views import sweep_text
 from lab_ui import live
 from lab_ui.sweep_view import LR_LESSON, MAX_LAYERS, downloads, run_controls, show_sweep, sweep_page, write
 

@@ -3,9 +3,9 @@ Gaussian's standard deviation from far too small to far too large, BN and no BN 
 
 import streamlit as st
 
-from bn_demo import sweep_text
-from bn_demo.jobs import JobStatus
-from bn_demo.seeds import SeedResults
+from bn_demo.core.seeds import SeedResults
+from bn_demo.serving.jobs import JobStatus
+from bn_demo.views import sweep_text
 from lab_ui import live
 from lab_ui.sweep_view import INIT_LESSON, INIT_WIDTH, downloads, run_controls, show_sweep, sweep_page, write
 

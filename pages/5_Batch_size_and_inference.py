@@ -5,11 +5,12 @@ sources of normalising statistics."""
 import pandas as pd
 import streamlit as st
 
-from bn_demo import calibration, sweep_text, sweeps
-from bn_demo.jobs import JobStatus
-from bn_demo.seeds import SeedResults
-from bn_demo.style import PNG_CONFIG
-from bn_demo.sweep_figures import calibration_figure
+from bn_demo.core.seeds import SeedResults
+from bn_demo.experiments import calibration, sweeps
+from bn_demo.serving.jobs import JobStatus
+from bn_demo.views import sweep_text
+from bn_demo.views.style import PNG_CONFIG
+from bn_demo.views.sweep_figures import calibration_figure
 from lab_ui import live
 from lab_ui.downloads import csv_download
 from lab_ui.params import LEARNING_RATES

@@ -1,17 +1,17 @@
 """Lesson: Ioffe & Szegedy (2015), Figure 1 — their MNIST network trained with and without BN, paired within
 each seed: held-out accuracy over training (mean and min–max over seeds), and the input of one last-layer
-sigmoid (15th, 50th, 85th percentiles) over steps. Every sentence comes from bn_demo.research_text."""
+sigmoid (15th, 50th, 85th percentiles) over steps. Every sentence comes from bn_demo.views.research_text."""
 
 from functools import partial
 
 import pandas as pd
 import streamlit as st
 
-from bn_demo import figures, research_figures
-from bn_demo import research_text as text
-from bn_demo.jobs import JobStatus
-from bn_demo.seeds import SeedResults
-from bn_demo.style import PNG_CONFIG
+from bn_demo.core.seeds import SeedResults
+from bn_demo.serving.jobs import JobStatus
+from bn_demo.views import figures, research_figures
+from bn_demo.views import research_text as text
+from bn_demo.views.style import PNG_CONFIG
 from lab_ui import live, papers
 from lab_ui.downloads import csv_download
 from lab_ui.nav import page_header

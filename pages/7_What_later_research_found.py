@@ -1,7 +1,7 @@
 """Lesson: Santurkar et al. (2018), "How Does Batch Normalization Help Optimization?" — three tests of the
 covariate-shift story on Ioffe & Szegedy's network, each over seeds: noisy BN, ICS measured three ways as a
 change of gradients, and the smoothness of the loss along the gradient. Every sentence comes from
-bn_demo.research_text; the drawing is chosen by the experiment's name."""
+bn_demo.views.research_text; the drawing is chosen by the experiment's name."""
 
 from collections.abc import Callable
 from functools import partial
@@ -9,11 +9,12 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from bn_demo import figures, research, research_figures
-from bn_demo import research_text as text
-from bn_demo.jobs import JobStatus
-from bn_demo.seeds import SeedResults
-from bn_demo.style import PNG_CONFIG
+from bn_demo.core.seeds import SeedResults
+from bn_demo.experiments import research
+from bn_demo.serving.jobs import JobStatus
+from bn_demo.views import figures, research_figures
+from bn_demo.views import research_text as text
+from bn_demo.views.style import PNG_CONFIG
 from lab_ui import live, papers
 from lab_ui.downloads import csv_download
 from lab_ui.nav import page_header

@@ -3,8 +3,8 @@ overfit, with BN, without, and without BN but with dropout (a known regulariser,
 
 import streamlit as st
 
-from bn_demo import comparison_text, fit_figures
-from bn_demo.jobs import JobStatus
+from bn_demo.serving.jobs import JobStatus
+from bn_demo.views import comparison_text, fit_figures
 from lab_ui import comparison, experiments, layout, live
 from lab_ui.nav import page_header
 

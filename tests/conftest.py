@@ -15,8 +15,8 @@ sys.path.insert(0, str(ROOT))
 os.environ["BN_DEMO_STORE"] = tempfile.mkdtemp(prefix="bn_demo_store_")
 atexit.register(shutil.rmtree, os.environ["BN_DEMO_STORE"], True)
 
-from bn_demo.config import TrainConfig  # noqa: E402
-from bn_demo.data import load_mnist  # noqa: E402
+from bn_demo.core.config import TrainConfig  # noqa: E402
+from bn_demo.core.data import load_mnist  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bn_demo.config import IOFFE_2015, TrainConfig
-from bn_demo.research import ProbedRuns
+from bn_demo.core.config import IOFFE_2015, TrainConfig
+from bn_demo.experiments.research import ProbedRuns
 
 LAYER = 3
 
@@ -26,7 +26,7 @@ def run(
 ):
     """A finished run of Ioffe & Szegedy's net: its final test accuracy, held-out evaluations (step, accuracy),
     the tracked unit's percentiles in layer 3 (flat at 0 unless given) and `records` recorded steps."""
-    from bn_demo.results import RunResult
+    from bn_demo.core.results import RunResult
 
     config: TrainConfig = IOFFE_2015.with_(norm=name, seed=seed, steps=steps)
     step = np.linspace(0, steps - 1, min(records, steps)).round().astype(int)

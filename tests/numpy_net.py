@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bn_demo.config import TrainConfig
-from bn_demo.data import MNIST, batch_indices
-from bn_demo.models import MLP, build_model
+from bn_demo.core.config import TrainConfig
+from bn_demo.core.data import MNIST, batch_indices
+from bn_demo.core.models import MLP, build_model
 
 EPS, MOMENTUM = 1e-5, 0.1  # nn.BatchNorm1d's defaults, those of the note's nn.BatchNorm1d(256)
 Params = list[tuple[np.ndarray, ...]]
@@ -232,7 +232,7 @@ def numpy_batch(data: MNIST, split: str, index: torch.Tensor) -> tuple[np.ndarra
 
 def train_run(config: TrainConfig, data: MNIST):
     """The reference trained as the engine trains `config`: from the same initial weights, on the
-    minibatches that the seed alone determines (bn_demo.data.batch_indices)."""
+    minibatches that the seed alone determines (bn_demo.core.data.batch_indices)."""
     model = build_model(config)
     indices = batch_indices(len(data.y_train), config.batch_size, config.steps, config.seed)
     batches = [numpy_batch(data, "train", i) for i in indices]

@@ -5,7 +5,7 @@ import math
 
 import pandas as pd
 
-from bn_demo.sweeps import POINT_COLUMNS
+from bn_demo.experiments.sweeps import POINT_COLUMNS
 
 LN10 = math.log(10)
 

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from bn_demo import calibration
-from bn_demo.train import PairedTraining
+from bn_demo.core.train import PairedTraining
+from bn_demo.experiments import calibration
 
 
 @pytest.fixture(scope="module")
 def trained(mnist):
-    from bn_demo.config import TrainConfig
+    from bn_demo.core.config import TrainConfig
 
     config = TrainConfig(steps=40, batch_size=50, eval_size=500, eval_every=20, hidden=(32,))
     training = PairedTraining({"bn": config}, mnist)

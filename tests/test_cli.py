@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import bn_demo.cli
-import bn_demo.data
+import bn_demo.core.data
 from bn_demo.cli import build_parser, config_from_args, mean_entry
 from bn_demo.cli import run as run_in_process
-from bn_demo.config import TrainConfig
-from bn_demo.results import RunResult
-from bn_demo.train import compare
+from bn_demo.core.config import TrainConfig
+from bn_demo.core.results import RunResult
+from bn_demo.core.train import compare
 from tests.conftest import ROOT
 
 TINY = ("--steps", "10", "--eval-size", "100", "--batch-size", "32")
@@ -244,7 +244,7 @@ def _npz(path: Path, n: int) -> Path:
 )
 def test_a_bad_data_file_is_one_line_naming_it(tmp_path, monkeypatch, make, says):
     (tmp_path / "notes.txt").write_text("not\nan npz\n")
-    monkeypatch.setattr(bn_demo.data, "_read_torchvision", _no_download)
+    monkeypatch.setattr(bn_demo.core.data, "_read_torchvision", _no_download)
     path = make(tmp_path)
     code, out, err = in_process("compare", "--steps", "5", "--data", str(path))
     assert code == 2 and out == ""

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_demo import comparison_text as ct
-from bn_demo.config import FIT_EVAL_MODE, TrainConfig
-from bn_demo.results import RunResult
-from bn_demo.verdicts import SILENT
+from bn_demo.core.config import FIT_EVAL_MODE, TrainConfig
+from bn_demo.core.results import RunResult
+from bn_demo.views import comparison_text as ct
+from bn_demo.views.verdicts import SILENT
 
 
 def make_run(

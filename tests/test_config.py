@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bn_demo.config import ConfigError, TrainConfig
+from bn_demo.core.config import ConfigError, TrainConfig
 
 
 @pytest.mark.parametrize(

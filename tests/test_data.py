@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-import bn_demo.data
-from bn_demo.config import TrainConfig
-from bn_demo.data import DataError, batch_indices, load_mnist, normalise, stratified_sample
-from bn_demo.train import PairedTraining
+import bn_demo.core.data
+from bn_demo.core.config import TrainConfig
+from bn_demo.core.data import DataError, batch_indices, load_mnist, normalise, stratified_sample
+from bn_demo.core.train import PairedTraining
 
 
 def test_the_bundled_file_is_real_complete_mnist(mnist):
@@ -43,8 +43,8 @@ def test_batch_indices_reshuffle_each_epoch_and_never_yield_a_partial_batch():
 @pytest.fixture
 def default_npz(tmp_path, monkeypatch) -> Path:
     """Where the loader looks when no path is given, moved into tmp_path (a fresh process's cache)."""
-    monkeypatch.setattr(bn_demo.data, "DEFAULT_NPZ", tmp_path / "mnist.npz")
-    monkeypatch.setattr(bn_demo.data, "_loaded", {})
+    monkeypatch.setattr(bn_demo.core.data, "DEFAULT_NPZ", tmp_path / "mnist.npz")
+    monkeypatch.setattr(bn_demo.core.data, "_loaded", {})
     return tmp_path / "mnist.npz"
 
 
@@ -98,7 +98,7 @@ def test_torchvision_fallback_reads_a_raw_idx_folder_offline(tmp_path, monkeypat
         _write_idx(raw / f"{split}-images-idx3-ubyte", images[split])
         _write_idx(raw / f"{split}-labels-idx1-ubyte", labels[split])
     monkeypatch.setattr("torchvision.datasets.mnist.download_and_extract_archive", _no_network)
-    monkeypatch.setattr(bn_demo.data, "DEFAULT_NPZ", tmp_path / "missing.npz")  # only the default path falls back
+    monkeypatch.setattr(bn_demo.core.data, "DEFAULT_NPZ", tmp_path / "missing.npz")  # only the default path falls back
     loaded = load_mnist(cache_dir=str(tmp_path))
     assert loaded.source == "torchvision"
     assert np.array_equal(loaded.x_test.numpy().reshape(-1, 28, 28), images["t10k"])
@@ -108,14 +108,14 @@ def test_torchvision_fallback_reads_a_raw_idx_folder_offline(tmp_path, monkeypat
 
 def test_a_failed_download_says_how_to_fix_it(tmp_path, monkeypatch):
     monkeypatch.setattr("torchvision.datasets.mnist.download_and_extract_archive", _no_network)
-    monkeypatch.setattr(bn_demo.data, "DEFAULT_NPZ", tmp_path / "missing.npz")
+    monkeypatch.setattr(bn_demo.core.data, "DEFAULT_NPZ", tmp_path / "missing.npz")
     with pytest.raises(DataError, match="Put mnist.npz back") as e:
         load_mnist(cache_dir=str(tmp_path / "empty"))
     assert str(e.value).startswith(f"{tmp_path / 'missing.npz'} is missing")  # the path that is, not data/mnist.npz
 
 
 def test_a_given_path_that_does_not_exist_is_refused_without_a_download(tmp_path, monkeypatch):
-    monkeypatch.setattr(bn_demo.data, "_read_torchvision", _no_network)
+    monkeypatch.setattr(bn_demo.core.data, "_read_torchvision", _no_network)
     missing = tmp_path / "typo.npz"
     with pytest.raises(DataError) as e:
         load_mnist(str(missing))
@@ -155,15 +155,15 @@ def test_a_text_file_is_named_as_not_an_npz_without_numpys_pickle_hint(tmp_path)
 
 def test_mnist_loads_once_when_thirty_threads_ask_at_the_same_moment(tmp_path, monkeypatch):
     path = str(_write_npz(tmp_path / "small.npz", 20, 10))
-    monkeypatch.setattr(bn_demo.data, "_loaded", {})
-    reads, real = [], bn_demo.data._read_npz
+    monkeypatch.setattr(bn_demo.core.data, "_loaded", {})
+    reads, real = [], bn_demo.core.data._read_npz
 
     def slow_read(npz, hint):
         reads.append(npz)
         time.sleep(0.3)  # long enough for every thread to arrive while the first one reads
         return real(npz, hint)
 
-    monkeypatch.setattr(bn_demo.data, "_read_npz", slow_read)
+    monkeypatch.setattr(bn_demo.core.data, "_read_npz", slow_read)
     start, results = threading.Barrier(30), []
 
     def ask():
@@ -181,7 +181,7 @@ def test_mnist_loads_once_when_thirty_threads_ask_at_the_same_moment(tmp_path, m
 
 
 def test_a_failed_load_is_not_remembered(tmp_path, monkeypatch):
-    monkeypatch.setattr(bn_demo.data, "_loaded", {})
+    monkeypatch.setattr(bn_demo.core.data, "_loaded", {})
     path = tmp_path / "later.npz"
     with pytest.raises(DataError):
         load_mnist(str(path))

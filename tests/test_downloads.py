@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_demo.jobs import Job
+from bn_demo.serving.jobs import Job
 from lab_ui import downloads
 
 

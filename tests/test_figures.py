@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_demo import distribution_figures, figures, fit_figures
-from bn_demo.config import TrainConfig
-from bn_demo.style import COLORS, ema
-from bn_demo.train import compare
+from bn_demo.core.config import TrainConfig
+from bn_demo.core.train import compare
+from bn_demo.views import distribution_figures, figures, fit_figures
+from bn_demo.views.style import COLORS, ema
 from tests.test_page_train import ROOT, arr, trace
 
 TINY = TrainConfig(steps=30, batch_size=64, eval_size=200, eval_every=10)
@@ -226,6 +226,8 @@ def test_fit_panels_draw_train_and_test_and_their_gap(mnist):
 
 
 def test_figures_and_the_stored_example_do_not_import_torch():
-    modules = "bn_demo.comparison_text, bn_demo.distribution_figures, bn_demo.fit_figures, lab_ui.examples"
+    modules = (
+        "bn_demo.views.comparison_text, bn_demo.views.distribution_figures, bn_demo.views.fit_figures, lab_ui.examples"
+    )
     code = f"import sys, {modules}; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

@@ -36,7 +36,7 @@ def packages_loaded_by(modules: list[str]) -> set[str]:
 
 def test_importing_the_whole_engine_loads_neither_streamlit_nor_the_ui_helpers():
     modules = engine_modules()
-    assert {"bn_demo.train", "bn_demo.recorder", "bn_demo.figures", "bn_demo.cli"} <= set(modules)
+    assert {"bn_demo.core.train", "bn_demo.core.recorder", "bn_demo.views.figures", "bn_demo.cli"} <= set(modules)
     loaded = packages_loaded_by(modules)
     assert {"bn_demo", "torch", "plotly"} <= loaded  # the imports did happen
     assert not loaded & UI_PACKAGES

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from bn_demo.config import TrainConfig
-from bn_demo.ics import MEASURES, gradient_shift, measure_ics
-from bn_demo.models import build_model
+from bn_demo.core.config import TrainConfig
+from bn_demo.core.models import build_model
+from bn_demo.experiments.ics import MEASURES, gradient_shift, measure_ics
 from tests.numpy_net import batch, loss_and_grads, parameters, sgd_step
 
 LR = 0.5

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_demo import jobs
-from bn_demo.config import ConfigError, TrainConfig
-from bn_demo.jobs import (
+from bn_demo.core.config import ConfigError, TrainConfig
+from bn_demo.core.train import compare_configs
+from bn_demo.serving import jobs
+from bn_demo.serving.jobs import (
     Job,
     JobRegistry,
     JobStatus,
@@ -24,8 +25,7 @@ from bn_demo.jobs import (
     training_cost,
     training_work,
 )
-from bn_demo.store import ResultStore, key_digest
-from bn_demo.train import compare_configs
+from bn_demo.serving.store import ResultStore, key_digest
 
 
 def stepping(steps: int = 10_000, pause: float = 0.002, result=None):
@@ -306,7 +306,7 @@ def test_the_budget_refuses_the_costly_request_and_accepts_the_lessons():
     huge = TrainConfig(hidden=(256,) * 4, steps=60_000, batch_size=1024, norm="bn")
     with pytest.raises(ConfigError, match=r"budget of 5,000 billion multiply-adds \(about 83 min here\)"):
         check_budget(request_cost([huge]), seconds_per_cost=1e-9)
-    from bn_demo.config import IOFFE_2015
+    from bn_demo.core.config import IOFFE_2015
 
     for runs in (compare_configs(TrainConfig()).values(), compare_configs(IOFFE_2015).values()):
         check_budget(request_cost(runs))

@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bn_demo.config import TrainConfig
-from bn_demo.landscape import MULTIPLIERS, QUANTITIES, probe_landscape, ranges
-from bn_demo.models import build_model
+from bn_demo.core.config import TrainConfig
+from bn_demo.core.models import build_model
+from bn_demo.experiments.landscape import MULTIPLIERS, QUANTITIES, probe_landscape, ranges
 from tests.numpy_net import Net, batch, loss_and_grads, parameters, sgd_step
 
 LR = 0.3

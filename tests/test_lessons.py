@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bn_demo.seeds import SeedResults
-from bn_demo.store import ResultStore
+from bn_demo.core.seeds import SeedResults
+from bn_demo.serving.store import ResultStore
 from lab_ui import lessons, live
 
 ROOT = Path(__file__).resolve().parent.parent

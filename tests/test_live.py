@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bn_demo.jobs import JobStatus
+from bn_demo.serving.jobs import JobStatus
 from lab_ui import live
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"

@@ -1,4 +1,4 @@
-"""bn_demo.memory: freed memory goes back to the system (glibc only)."""
+"""bn_demo.serving.memory: freed memory goes back to the system (glibc only)."""
 
 import subprocess
 import sys
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bn_demo import memory
+from bn_demo.serving import memory
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(memory.libc() is None, reason="glibc's allocator only")
@@ -27,7 +27,7 @@ def test_the_allocators_are_set_and_pyarrow_allocates_through_glibc():
 SCENARIO = """
 import threading
 
-from bn_demo import memory
+from bn_demo.serving import memory
 
 def rss_mb():
     with open("/proc/self/status") as f:

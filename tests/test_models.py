@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from bn_demo.config import IOFFE_2015, TrainConfig
-from bn_demo.models import BatchNorm1d, build_model
+from bn_demo.core.config import IOFFE_2015, TrainConfig
+from bn_demo.core.models import BatchNorm1d, build_model
 
 EPS, MOMENTUM = 1e-5, 0.1  # nn.BatchNorm1d(256)'s defaults, as the note's network uses them
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from bn_demo.models import NoisyBatchNorm1d
+from bn_demo.core.models import NoisyBatchNorm1d
 
 A = 1.0
 UNITS = 50

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bn_demo.results import load_runs
-from bn_demo.style import SMOOTHING, ema
+from bn_demo.core.results import load_runs
+from bn_demo.views.style import SMOOTHING, ema
 from lab_ui import examples
 from lab_ui.nav import LESSONS
 from tests.test_page_train import ROOT, arr, trace

@@ -5,7 +5,7 @@ diverges at step 0 does not blank the page."""
 
 import numpy as np
 
-from bn_demo import comparison_text, distribution_figures
+from bn_demo.views import comparison_text, distribution_figures
 from tests.test_page_train import PAGE_FILE, ROOT, arr, charts, job_of, open_page, text_of, trace, train
 
 ICS_FILE = ROOT / "pages" / "2_Internal_covariate_shift.py"

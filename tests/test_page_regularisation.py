@@ -3,7 +3,7 @@ hold the train-subset and test evaluations; the verdicts are comparison_text's o
 
 import numpy as np
 
-from bn_demo import comparison_text, fit_figures
+from bn_demo.views import comparison_text, fit_figures
 from lab_ui import experiments
 from tests.test_page_train import ROOT, arr, chart, open_page, text_of, trace, train
 

@@ -5,11 +5,12 @@ already on the server (including one whose run diverged at step 0) without retra
 import numpy as np
 import pytest
 
-from bn_demo import research, research_text
-from bn_demo.jobs import Job
-from bn_demo.research_figures import ICS_LABELS
-from bn_demo.seeds import SeedResults
-from bn_demo.style import label
+from bn_demo.core.seeds import SeedResults
+from bn_demo.experiments import research
+from bn_demo.serving.jobs import Job
+from bn_demo.views import research_text
+from bn_demo.views.research_figures import ICS_LABELS
+from bn_demo.views.style import label
 from lab_ui import live, papers
 from lab_ui.params import defaults
 from tests import fake_runs as f

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bn_demo import sweeps
-from bn_demo.seeds import seed_list
+from bn_demo.core.seeds import seed_list
+from bn_demo.experiments import sweeps
 from lab_ui.sweep_view import BATCH_LESSON, INIT_LESSON, LESSONS, LR_LESSON
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"

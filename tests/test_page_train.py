@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
-from bn_demo import comparison_text, figures
-from bn_demo.data import load_mnist
-from bn_demo.models import build_model
-from bn_demo.seeds import SeedResults
+from bn_demo.core.data import load_mnist
+from bn_demo.core.models import build_model
+from bn_demo.core.seeds import SeedResults
+from bn_demo.views import comparison_text, figures
 from lab_ui import experiments
 from lab_ui.params import defaults
 

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from bn_demo.config import TrainConfig
-from bn_demo.data import batch_indices
-from bn_demo.recorder import LAYER_FIELDS, Field, Recorder, layer_fields
-from bn_demo.train import Trainer
+from bn_demo.core.config import TrainConfig
+from bn_demo.core.data import batch_indices
+from bn_demo.core.recorder import LAYER_FIELDS, Field, Recorder, layer_fields
+from bn_demo.core.train import Trainer
 
 
 @pytest.mark.parametrize("norm", ["bn", "plain"])

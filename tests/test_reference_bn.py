@@ -10,11 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bn_demo.config import TrainConfig
-from bn_demo.data import MNIST
-from bn_demo.ics import measure_ics
-from bn_demo.models import build_model
-from bn_demo.train import PairedTraining
+from bn_demo.core.config import TrainConfig
+from bn_demo.core.data import MNIST
+from bn_demo.core.models import build_model
+from bn_demo.core.train import PairedTraining
+from bn_demo.experiments.ics import measure_ics
 from tests import numpy_net as ref
 
 RTOL = 2e-4  # relative to the largest value of each compared array: float32 engine vs float64 reference

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bn_demo import cli, report
-from bn_demo.research_text import ONE_SEED_NOISE
+from bn_demo.views.research_text import ONE_SEED_NOISE
 from lab_ui import papers
 from lab_ui.params import defaults
 

@@ -8,13 +8,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from bn_demo import research
-from bn_demo.config import IOFFE_2015, TrainConfig
-from bn_demo.jobs import JobRegistry
-from bn_demo.landscape import QUANTITIES
-from bn_demo.models import build_model
-from bn_demo.results import RunResult
-from bn_demo.train import Trainer, compare
+from bn_demo.core.config import IOFFE_2015, TrainConfig
+from bn_demo.core.models import build_model
+from bn_demo.core.results import RunResult
+from bn_demo.core.train import Trainer, compare
+from bn_demo.experiments import research
+from bn_demo.experiments.landscape import QUANTITIES
+from bn_demo.serving.jobs import JobRegistry
 
 SMALL = TrainConfig(hidden=(32, 32), steps=24, batch_size=50, eval_size=100, eval_every=8)
 

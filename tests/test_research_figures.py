@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_demo import research_figures as rf
-from bn_demo.landscape import QUANTITIES
-from bn_demo.style import COLORS, LABELS
+from bn_demo.experiments.landscape import QUANTITIES
+from bn_demo.views import research_figures as rf
+from bn_demo.views.style import COLORS, LABELS
 from tests import fake_runs as f
 
 

@@ -1,4 +1,4 @@
-"""The sentences of pages 6 and 7 (bn_demo.research_text) on hand-made results: the wording on both sides of
+"""The sentences of pages 6 and 7 (bn_demo.views.research_text) on hand-made results: the wording on both sides of
 every threshold (a gap beyond the seeds' spread, within it, one seed against the typical spread), and the cases
 that must say nothing or give no number (diverged, stopped, too few steps or probes)."""
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bn_demo import research_text as rt
+from bn_demo.views import research_text as rt
 from tests import fake_runs as f
 
 EVALS_BN_FIRST = [(0, 0.1), (100, 0.91), (200, 0.96)]

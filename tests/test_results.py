@@ -4,9 +4,9 @@ import math
 import pandas as pd
 import pytest
 
-from bn_demo.config import TrainConfig
-from bn_demo.results import TABLES, RunResult, load_runs, save_runs
-from bn_demo.train import compare
+from bn_demo.core.config import TrainConfig
+from bn_demo.core.results import TABLES, RunResult, load_runs, save_runs
+from bn_demo.core.train import compare
 
 
 def test_results_round_trip_through_disk(mnist, tiny, tmp_path):

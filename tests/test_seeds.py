@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bn_demo.config import ConfigError
-from bn_demo.seeds import MAX_SEEDS, SeededRun, Spread, band, paired_gap, seed_list
+from bn_demo.core.config import ConfigError
+from bn_demo.core.seeds import MAX_SEEDS, SeededRun, Spread, band, paired_gap, seed_list
 
 
 def test_seed_list_and_its_range():
@@ -112,7 +112,7 @@ def test_seeded_run_stop_keeps_finished_and_interrupted_seeds():
 
 # ---- the shared verdict sentence ------------------------------------------------------------------------
 
-from bn_demo.verdicts import SILENT, bounded_share, gap_sentence  # noqa: E402
+from bn_demo.views.verdicts import SILENT, bounded_share, gap_sentence  # noqa: E402
 
 
 def test_gap_sentence_names_a_winner_only_outside_the_noise():
@@ -143,7 +143,7 @@ def test_bounded_share_is_a_share_or_nothing(part, whole):
 
 
 def test_seed_band_draws_the_band_only_for_several_seeds():
-    from bn_demo.style import seed_band
+    from bn_demo.views.style import seed_band
 
     one = band([pd.DataFrame({"step": [0, 1], "loss": [2.0, 1.0]})], "step", "loss")
     assert len(seed_band(one, "step", "bn")) == 1

@@ -1,4 +1,4 @@
-"""bn_demo.shared: a figure or table of one result is built once for every session drawing it, and never
+"""bn_demo.serving.shared: a figure or table of one result is built once for every session drawing it, and never
 keeps the result alive."""
 
 import gc
@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
-from bn_demo import figures, shared
-from bn_demo.config import TrainConfig
-from bn_demo.results import RunResult
+from bn_demo.core.config import TrainConfig
+from bn_demo.core.results import RunResult
+from bn_demo.serving import shared
+from bn_demo.views import figures
 
 
 @dataclass
@@ -121,7 +122,7 @@ def test_a_hashable_looking_argument_that_cannot_be_hashed_counts_by_identity():
 
 
 def test_a_page_figure_is_shared_between_sessions(mnist):
-    from bn_demo.train import compare
+    from bn_demo.core.train import compare
 
     runs = compare(TrainConfig(steps=5, eval_size=100, batch_size=16), data=mnist)
     assert all(isinstance(r, RunResult) for r in runs.values())

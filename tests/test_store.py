@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_demo import research, sweeps
-from bn_demo.config import TrainConfig
-from bn_demo.store import MANIFEST, ResultStore, StoreError, encode, key_digest, result_bytes
-from bn_demo.train import compare
+from bn_demo.core.config import TrainConfig
+from bn_demo.core.train import compare
+from bn_demo.experiments import research, sweeps
+from bn_demo.serving.store import MANIFEST, ResultStore, StoreError, encode, key_digest, result_bytes
 
 
 def assert_same(a, b, where="result"):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bn_demo.style import diverged_note, ema, linear_range, log_axis, step_axis
+from bn_demo.views.style import diverged_note, ema, linear_range, log_axis, step_axis
 
 
 def labelled_inside(axis: dict) -> list[tuple[float, str]]:

@@ -5,9 +5,9 @@ in eval mode, and leaves the paired runs' weights and batches untouched."""
 import pytest
 import torch
 
-from bn_demo.config import FIT_EVAL_MODE, ConfigError, TrainConfig
-from bn_demo.models import Dropout, build_model
-from bn_demo.train import PairedTraining, stratified_subset
+from bn_demo.core.config import FIT_EVAL_MODE, ConfigError, TrainConfig
+from bn_demo.core.models import Dropout, build_model
+from bn_demo.core.train import PairedTraining, stratified_subset
 
 
 def test_stratified_subset_keeps_each_digits_share_and_is_fixed():

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_demo.style import log_axis
-from bn_demo.sweep_figures import (
+from bn_demo.core.train import DIVERGED_LOSS
+from bn_demo.views.style import log_axis
+from bn_demo.views.sweep_figures import (
     DIVERGED_ACCURACY,
     MAX_LABELLED_VALUES,
     RANGE_MARGIN,
@@ -18,7 +19,6 @@ from bn_demo.sweep_figures import (
     sensitivity_figure,
     value_axis,
 )
-from bn_demo.train import DIVERGED_LOSS
 from tests.sweep_tables import analysis, sweep
 
 
@@ -138,8 +138,9 @@ def test_calibration_figure_draws_each_method_over_seeds_and_the_no_bn_reference
 
 def test_a_live_partial_result_draws_and_quotes_only_finished_runs(mnist, tiny):
     """What the page draws every second while a sweep over seeds trains, from the job's partial result."""
-    from bn_demo import sweep_text, sweeps
-    from bn_demo.seeds import SeededRun
+    from bn_demo.core.seeds import SeededRun
+    from bn_demo.experiments import sweeps
+    from bn_demo.views import sweep_text
 
     seeded = sweeps.SeededSweep(sweeps.vary(tiny, "batch_size", (16, 32)), (0, 1))
     drawn = []

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bn_demo import sweep_text as text
-from bn_demo.sweeps import by_value, decided
+from bn_demo.experiments.sweeps import by_value, decided
+from bn_demo.views import sweep_text as text
 from tests.sweep_tables import LN10, analysis, pair, points, sweep
 
 # --- which rows may be quoted -------------------------------------------------------------------------------

@@ -6,10 +6,11 @@ import threading
 import numpy as np
 import pytest
 
-from bn_demo import seeds, sweeps
-from bn_demo.config import ConfigError
-from bn_demo.jobs import JobRegistry, check_budget, request_cost
-from bn_demo.train import compare
+from bn_demo.core import seeds
+from bn_demo.core.config import ConfigError
+from bn_demo.core.train import compare
+from bn_demo.experiments import sweeps
+from bn_demo.serving.jobs import JobRegistry, check_budget, request_cost
 
 
 def test_log_values_are_round_numbers_near_an_even_log_spacing():

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from bn_demo import train as train_module
-from bn_demo.config import ConfigError, TrainConfig
-from bn_demo.models import build_model
-from bn_demo.train import PairedTraining, Trainer, compare, compare_configs, estimate, preserved_state, train
+from bn_demo.core import train as train_module
+from bn_demo.core.config import ConfigError, TrainConfig
+from bn_demo.core.models import build_model
+from bn_demo.core.train import PairedTraining, Trainer, compare, compare_configs, estimate, preserved_state, train
 
 
 def test_same_seed_gives_identical_histories(mnist, tiny):
